@@ -1,0 +1,3 @@
+from xerotier.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Users and (with the dashboard) identities, sessions and 2FA."""

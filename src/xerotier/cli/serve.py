@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import click
+import uvicorn
+
+from xerotier.cli.context import ensure_schema, fail
+from xerotier.db import create_engine
+from xerotier.errors import ConfigurationError
+from xerotier.settings import Settings
+
+
+@click.command()
+@click.option("--host", default=None, help="Interface to bind (default XEROTIER_HOST or 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default XEROTIER_PORT or 8000).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes.")
+def serve(host: str | None, port: int | None, workers: int) -> None:
+    """Serve the inference API and the dashboard."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    settings = Settings()
+    try:
+        settings.resolve_secret_key()  # fail fast, and create the development key once, before forking
+
+        async def prepare() -> None:
+            engine = create_engine(settings.effective_database_url)
+            try:
+                await ensure_schema(engine, settings)
+            finally:
+                await engine.dispose()
+
+        asyncio.run(prepare())
+    except ConfigurationError as exc:
+        fail(exc.message)
+    except OSError as exc:
+        fail(f"cannot use the database: {exc}")
+    uvicorn.run(
+        "xerotier.app:create_app_from_env",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        timeout_graceful_shutdown=settings.shutdown_timeout,
+        log_config=None,
+        server_header=False,
+    )

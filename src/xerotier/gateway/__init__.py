@@ -1,0 +1,1 @@
+"""The inference API: a lean ASGI handler in front of the dashboard application."""

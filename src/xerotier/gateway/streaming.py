@@ -1,0 +1,89 @@
+"""Server-sent events from the upstream, relayed event by event.
+
+For a stream we always ask the upstream for a final usage chunk (``stream_options.include_usage``)
+so usage is recorded; when the client did not ask for it, that extra chunk is dropped here so the
+client sees exactly what it requested. Events are split on the blank line that ends them; an event
+is forwarded as soon as it is complete — nothing waits for the end of the stream.
+"""
+
+from __future__ import annotations
+
+import re
+
+import orjson
+
+_NULL_USAGE = re.compile(rb'"usage"\s*:\s*null')
+
+
+class SSEUsageFilter:
+    __slots__ = ("_buffer", "_drop_usage_chunk", "completion_tokens", "prompt_tokens", "saw_error")
+
+    def __init__(self, *, drop_usage_chunk: bool) -> None:
+        self._buffer = b""
+        self._drop_usage_chunk = drop_usage_chunk
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
+        self.saw_error = False
+
+    def feed(self, chunk: bytes) -> bytes:
+        """Return the complete events from ``chunk`` (plus what was buffered) to forward now."""
+        data = self._buffer + chunk if self._buffer else chunk
+        end = data.rfind(b"\n\n")
+        if end < 0:
+            self._buffer = data
+            return b""
+        self._buffer = data[end + 2 :]
+        complete = data[: end + 2]
+        if b'"usage"' not in complete and b'"error"' not in complete:
+            return complete  # the common case: no parsing at all
+        return (
+            b"".join(self._filter(event) for event in complete.split(b"\n\n") if event) if complete else b""
+        )
+
+    def finish(self) -> bytes:
+        """Whatever is left when the upstream closes (an unterminated last event)."""
+        rest, self._buffer = self._buffer, b""
+        return self._filter(rest) if rest.strip() else rest
+
+    def _filter(self, event: bytes) -> bytes:
+        out = event + b"\n\n"
+        if b'"error"' in event and event.lstrip().startswith(b"data:"):
+            self.saw_error = True
+        if b'"usage"' not in event or _NULL_USAGE.search(event):
+            return out
+        payload = _data_payload(event)
+        try:
+            obj = orjson.loads(payload) if payload else None
+        except orjson.JSONDecodeError:
+            return out
+        if not isinstance(obj, dict) or not isinstance(obj.get("usage"), dict):
+            return out
+        usage = obj["usage"]
+        self.prompt_tokens = _int(usage.get("prompt_tokens"))
+        self.completion_tokens = _int(usage.get("completion_tokens"))
+        if self._drop_usage_chunk and not obj.get("choices"):
+            return b""
+        return out
+
+
+def _data_payload(event: bytes) -> bytes:
+    lines = [line[5:].lstrip() for line in event.split(b"\n") if line.startswith(b"data:")]
+    return b"\n".join(lines)
+
+
+def _int(value: object) -> int:
+    return value if isinstance(value, int) and value >= 0 else 0
+
+
+def usage_from_body(body: bytes) -> tuple[int, int]:
+    """Prompt and completion tokens from a non-streamed JSON response (0, 0 when absent)."""
+    if b'"usage"' not in body:
+        return 0, 0
+    try:
+        obj = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return 0, 0
+    usage = obj.get("usage") if isinstance(obj, dict) else None
+    if not isinstance(usage, dict):
+        return 0, 0
+    return _int(usage.get("prompt_tokens")), _int(usage.get("completion_tokens"))

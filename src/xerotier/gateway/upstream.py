@@ -1,0 +1,27 @@
+"""Pooled keep-alive HTTP client for upstream model servers (aiohttp).
+
+aiohttp was chosen over httpx for the relay on the measured per-request CPU cost (see
+docs/performance.md); one ``ClientSession`` per process holds the connection pool.
+"""
+
+from __future__ import annotations
+
+import aiohttp
+
+
+def create_session(*, pool_size: int, connect_timeout: float, read_timeout: float) -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(
+        limit=pool_size, limit_per_host=0, ttl_dns_cache=300, keepalive_timeout=30
+    )
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout, sock_read=read_timeout)
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=timeout,
+        auto_decompress=False,  # relay bytes as they are
+        skip_auto_headers=("User-Agent", "Accept-Encoding"),  # identity: bytes relay verbatim
+        raise_for_status=False,
+    )
+
+
+# Errors meaning "could not reach or talk to the upstream" (→ 502); timeouts are separate (→ 504).
+CONNECTION_ERRORS = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, ConnectionError)

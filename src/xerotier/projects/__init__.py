@@ -1,0 +1,1 @@
+"""Projects, members, endpoints and API keys."""

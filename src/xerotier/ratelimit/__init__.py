@@ -1,0 +1,1 @@
+"""Rate limiting behind one interface: in-process now, Redis with the scale-out issue."""

@@ -1,0 +1,1 @@
+"""Usage events: recorded off the hot path, flushed in batches, queried for reports."""

@@ -1,0 +1,1 @@
+"""Web plumbing shared by the dashboard and health routes."""
