@@ -165,7 +165,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False,
-                loop="uvloop", http="httptools", lifespan="on")
+                loop="uvloop", http="httptools", lifespan="on", timeout_graceful_shutdown=1)
 
 
 if __name__ == "__main__":

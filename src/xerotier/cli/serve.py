@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+import sys
+from types import FrameType
 
 import click
 import uvicorn
@@ -36,6 +39,9 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         fail(exc.message)
     except OSError as exc:
         fail(f"cannot use the database: {exc}")
+    # uvicorn re-raises the signal it shut down on; landing it here makes a drained shutdown exit 0.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
+    signal.signal(signal.SIGINT, _exit_cleanly)
     uvicorn.run(
         "xerotier.app:create_app_from_env",
         factory=True,
@@ -50,3 +56,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         log_config=None,
         server_header=False,
     )
+
+
+def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
+    sys.exit(0)
