@@ -105,7 +105,13 @@ def _load_or_create_dev_key(path: Path) -> str:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return path.read_text().strip()
+        key = path.read_text().strip()
+        if len(key) < MIN_SECRET_KEY_LENGTH:
+            raise ConfigurationError(
+                f"{path} is empty or too short; delete it to generate a new one "
+                "(existing API keys will stop working)"
+            ) from None
+        return key
     with os.fdopen(fd, "w") as handle:
         handle.write(secrets.token_urlsafe(48))
     return path.read_text().strip()

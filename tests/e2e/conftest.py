@@ -13,7 +13,7 @@ from openai import OpenAI
 from tests.conftest import DATABASES
 from tests.support.processes import Server, Upstream, Xerotier, start_upstream
 
-UPSTREAM_SECRET = "sk-upstream-test-secret-1234"  # noqa: S105 (a test value)
+UPSTREAM_SECRET = "sk-upstream-test-secret-1234"
 OWNER = "owner@example.com"
 
 
@@ -32,14 +32,19 @@ class Stack:
         project = project or self.alpha
         return f"{self.server.url}/{project}/{endpoint}/v1" if endpoint else f"{self.server.url}/{project}/v1"
 
-    def client(self, key: str = "main", endpoint: str | None = "chat", project: str | None = None,
-               ) -> OpenAI:
+    def client(
+        self,
+        key: str = "main",
+        endpoint: str | None = "chat",
+        project: str | None = None,
+    ) -> OpenAI:
         """An SDK client (cached, closed at teardown) for a named key or a literal key string."""
         api_key = self.keys.get(key, key)
         cache_key = (api_key, endpoint, project)
         if cache_key not in self._clients:
-            self._clients[cache_key] = OpenAI(base_url=self.base_url(endpoint, project), api_key=api_key,
-                                              max_retries=0, timeout=30)
+            self._clients[cache_key] = OpenAI(
+                base_url=self.base_url(endpoint, project), api_key=api_key, max_retries=0, timeout=30
+            )
         return self._clients[cache_key]
 
     def close_clients(self) -> None:
@@ -74,18 +79,32 @@ def database_url(request: pytest.FixtureRequest, make_postgres_database: Callabl
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory, upstream: Upstream, database_url: str | None) -> Iterator[Stack]:
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, upstream: Upstream, database_url: str | None
+) -> Iterator[Stack]:
     data_dir: Path = tmp_path_factory.mktemp("xerotier")
-    xt = Xerotier(data_dir=data_dir, database_url=database_url,
-                  extra_env={"XEROTIER_UPSTREAM_READ_TIMEOUT": "1.5", "XEROTIER_MAX_BODY_BYTES": "65536"})
+    xt = Xerotier(
+        data_dir=data_dir,
+        database_url=database_url,
+        extra_env={"XEROTIER_UPSTREAM_READ_TIMEOUT": "1.5", "XEROTIER_MAX_BODY_BYTES": "65536"},
+    )
     if database_url:
         xt.cli("db", "upgrade")
     xt.cli("users", "create", "--email", OWNER, "--admin")
-    alpha = xt.cli("projects", "create", "--name", "Alpha", "--slug", "alpha", "--owner", OWNER).stdout.strip()
+    alpha = xt.cli(
+        "projects", "create", "--name", "Alpha", "--slug", "alpha", "--owner", OWNER
+    ).stdout.strip()
     beta = xt.cli("projects", "create", "--name", "Beta", "--slug", "beta", "--owner", OWNER).stdout.strip()
     up = upstream.base_url
     endpoints = {
-        "chat": ["--upstream-url", up, "--upstream-model", "mock-model", "--upstream-key-env", "UPSTREAM_KEY"],
+        "chat": [
+            "--upstream-url",
+            up,
+            "--upstream-model",
+            "mock-model",
+            "--upstream-key-env",
+            "UPSTREAM_KEY",
+        ],
         "limited": ["--upstream-url", up, "--rpm", "3"],
         "slow": ["--upstream-url", up, "--upstream-model", "mock-paced-0.3"],
         "hang": ["--upstream-url", up, "--upstream-model", "mock-hang"],
@@ -96,7 +115,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory, upstream: Upstream, database
         "inactive": ["--upstream-url", up],
     }
     for slug, args in endpoints.items():
-        xt.cli("endpoints", "create", "--project", "alpha", "--slug", slug, *args, env={"UPSTREAM_KEY": UPSTREAM_SECRET})
+        xt.cli(
+            "endpoints",
+            "create",
+            "--project",
+            "alpha",
+            "--slug",
+            slug,
+            *args,
+            env={"UPSTREAM_KEY": UPSTREAM_SECRET},
+        )
     xt.cli("endpoints", "deactivate", "--project", "alpha", "--slug", "inactive")
     xt.cli("endpoints", "create", "--project", "beta", "--slug", "chat", "--upstream-url", up)
     server = xt.serve()

@@ -12,13 +12,19 @@ from tests.e2e.conftest import Stack
 
 @pytest.fixture
 def http(stack: Stack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=stack.server.url, timeout=30,
-                      headers={"authorization": f"Bearer {stack.keys['main']}"}) as client:
+    with httpx.Client(
+        base_url=stack.server.url, timeout=30, headers={"authorization": f"Bearer {stack.keys['main']}"}
+    ) as client:
         yield client
 
 
-def _post(http: httpx.Client, stack: Stack, content: bytes, content_type: str | None = "application/json",
-          path: str = "chat/completions") -> httpx.Response:
+def _post(
+    http: httpx.Client,
+    stack: Stack,
+    content: bytes,
+    content_type: str | None = "application/json",
+    path: str = "chat/completions",
+) -> httpx.Response:
     headers = {"content-type": content_type} if content_type else {}
     return http.post(f"/{stack.alpha}/chat/v1/{path}", content=content, headers=headers)
 
@@ -31,21 +37,25 @@ def _check(response: httpx.Response, status: int, code: str | None) -> None:
     assert response.headers["x-request-id"].startswith("req_")
 
 
-@pytest.mark.parametrize(("body", "content_type", "status", "code"), [
-    (b'{"model": "m", "messages": [', "application/json", 400, "json_parse_error"),
-    (b"[1, 2, 3]", "application/json", 400, "invalid_request"),
-    (b'"just a string"', "application/json", 400, "invalid_request"),
-    (b"", "application/json", 400, "invalid_request"),
-    (b"   ", "application/json", 400, "invalid_request"),
-    (b'{"model": "m", "stream": "yes"}', "application/json", 400, "invalid_request"),
-    (b'{"model": "m", "stream": true, "stream_options": 5}', "application/json", 400, "invalid_request"),
-    (b'{"model": "m"}', "text/plain", 415, "unsupported_media_type"),
-    (b"model=m", "application/x-www-form-urlencoded", 415, "unsupported_media_type"),
-    (b'{"model": "m"}', None, 415, "unsupported_media_type"),
-    (b"\xff\xfe\x00garbage", "application/json", 400, "json_parse_error"),
-])
-def test_malformed_bodies(http: httpx.Client, stack: Stack, body: bytes, content_type: str | None, status: int,
-                          code: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "code"),
+    [
+        (b'{"model": "m", "messages": [', "application/json", 400, "json_parse_error"),
+        (b"[1, 2, 3]", "application/json", 400, "invalid_request"),
+        (b'"just a string"', "application/json", 400, "invalid_request"),
+        (b"", "application/json", 400, "invalid_request"),
+        (b"   ", "application/json", 400, "invalid_request"),
+        (b'{"model": "m", "stream": "yes"}', "application/json", 400, "invalid_request"),
+        (b'{"model": "m", "stream": true, "stream_options": 5}', "application/json", 400, "invalid_request"),
+        (b'{"model": "m"}', "text/plain", 415, "unsupported_media_type"),
+        (b"model=m", "application/x-www-form-urlencoded", 415, "unsupported_media_type"),
+        (b'{"model": "m"}', None, 415, "unsupported_media_type"),
+        (b"\xff\xfe\x00garbage", "application/json", 400, "json_parse_error"),
+    ],
+)
+def test_malformed_bodies(
+    http: httpx.Client, stack: Stack, body: bytes, content_type: str | None, status: int, code: str
+) -> None:
     _check(_post(http, stack, body, content_type), status, code)
 
 
@@ -60,25 +70,34 @@ def test_oversized_body_chunked(http: httpx.Client, stack: Stack) -> None:
             yield b"a" * 8192
         yield b'"}'
 
-    response = http.post(f"/{stack.alpha}/chat/v1/chat/completions", content=chunks(),
-                         headers={"content-type": "application/json"})
+    response = http.post(
+        f"/{stack.alpha}/chat/v1/chat/completions",
+        content=chunks(),
+        headers={"content-type": "application/json"},
+    )
     _check(response, 413, "request_too_large")
 
 
 def test_embeddings_refuse_streaming(http: httpx.Client, stack: Stack) -> None:
-    _check(_post(http, stack, b'{"model": "m", "input": "x", "stream": true}', path="embeddings"),
-           400, "invalid_request")
+    _check(
+        _post(http, stack, b'{"model": "m", "input": "x", "stream": true}', path="embeddings"),
+        400,
+        "invalid_request",
+    )
 
 
-@pytest.mark.parametrize("path", [
-    "/{alpha}/chat/v1/unknown",
-    "/{alpha}/chat/v2/chat/completions",
-    "/{alpha}/chat/v1/chat/completions/extra",
-    "/{alpha}",
-    "/{alpha}/chat",
-    "/v1/chat/completions",
-    "/totally/unknown/path",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/{alpha}/chat/v1/unknown",
+        "/{alpha}/chat/v2/chat/completions",
+        "/{alpha}/chat/v1/chat/completions/extra",
+        "/{alpha}",
+        "/{alpha}/chat",
+        "/v1/chat/completions",
+        "/totally/unknown/path",
+    ],
+)
 def test_unknown_paths(http: httpx.Client, stack: Stack, path: str) -> None:
     response = http.post(path.format(alpha=stack.alpha), json={"model": "m"})
     assert response.status_code == 404, response.text
@@ -100,7 +119,9 @@ def test_health_endpoints(stack: Stack) -> None:
 
 
 def test_still_serving_after_bad_input(http: httpx.Client, stack: Stack) -> None:
-    response = http.post(f"/{stack.alpha}/chat/v1/chat/completions",
-                         json={"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+    response = http.post(
+        f"/{stack.alpha}/chat/v1/chat/completions",
+        json={"model": "m", "messages": [{"role": "user", "content": "hi"}]},
+    )
     assert response.status_code == 200
     assert "Traceback" not in stack.server.log()

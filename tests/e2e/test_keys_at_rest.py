@@ -13,10 +13,13 @@ async def _postgres_dump(url: str) -> str:
 
     conn = await asyncpg.connect(_asyncpg_dsn(url))
     try:
-        tables = [r["tablename"] for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname='public'")]
+        tables = [
+            r["tablename"]
+            for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname='public'")
+        ]
         rows = []
         for table in tables:
-            rows += [r[0] for r in await conn.fetch(f'SELECT t::text FROM "{table}" t')]  # noqa: S608
+            rows += [r[0] for r in await conn.fetch(f'SELECT t::text FROM "{table}" t')]
         return "\n".join(rows)
     finally:
         await conn.close()

@@ -41,8 +41,16 @@ def test_revoke_from_cli_reaches_running_gateway(stack: Stack) -> None:
 
     entry = next(k for k in json.loads(listed) if k["id"] == stack.key_ids["to-revoke"])
     assert entry["revoked_at"] is not None
-    assert set(entry) >= {"id", "name", "prefix", "environment", "created_at", "last_used_at", "expires_at",
-                          "revoked_at"}
+    assert set(entry) >= {
+        "id",
+        "name",
+        "prefix",
+        "environment",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    }
     assert entry["last_used_at"] is not None
 
 

@@ -32,11 +32,14 @@ def test_missing_key(stack: Stack) -> None:
     assert response.json()["error"]["type"] == "authentication_error"
 
 
-@pytest.mark.parametrize("bad", [
-    "not-a-key",
-    "xero_alpha_short",
-    "Bearer-ish xero_alpha_" + "A" * 49,
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "not-a-key",
+        "xero_alpha_short",
+        "Bearer-ish xero_alpha_" + "A" * 49,
+    ],
+)
 def test_malformed_key(stack: Stack, bad: str) -> None:
     with pytest.raises(openai.AuthenticationError) as info:
         _chat(stack, bad)
@@ -118,12 +121,15 @@ def test_inactive_endpoint(stack: Stack) -> None:
     assert _error(info.value)["code"] == "endpoint_inactive"
 
 
-@pytest.mark.parametrize(("endpoint", "status", "code"), [
-    ("down", 502, "upstream_error"),
-    ("hang", 504, "upstream_timeout"),
-    ("broken", 502, "upstream_error"),
-    ("badcreds", 502, "upstream_error"),
-])
+@pytest.mark.parametrize(
+    ("endpoint", "status", "code"),
+    [
+        ("down", 502, "upstream_error"),
+        ("hang", 504, "upstream_timeout"),
+        ("broken", 502, "upstream_error"),
+        ("badcreds", 502, "upstream_error"),
+    ],
+)
 def test_upstream_failures(stack: Stack, endpoint: str, status: int, code: str) -> None:
     with pytest.raises(openai.InternalServerError) as info:
         _chat(stack, endpoint=endpoint)
@@ -133,7 +139,9 @@ def test_upstream_failures(stack: Stack, endpoint: str, status: int, code: str) 
 
 
 def test_upstream_breaking_mid_stream(stack: Stack) -> None:
-    stream = stack.client(endpoint="breaks").chat.completions.create(model="m", messages=MESSAGES, stream=True)
+    stream = stack.client(endpoint="breaks").chat.completions.create(
+        model="m", messages=MESSAGES, stream=True
+    )
     with pytest.raises(openai.APIError):
         for _ in stream:
             pass

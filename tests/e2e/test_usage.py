@@ -24,12 +24,14 @@ async def _fire(base: str, project: str, key: str) -> list[int]:
     body = {"model": "m", "messages": [{"role": "user", "content": "two words"}]}
     limits = httpx.Limits(max_connections=40)
     async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=60) as client:
+
         async def chat() -> int:
             return (await client.post(f"/{project}/chat/v1/chat/completions", json=body)).status_code
 
         async def stream() -> int:
-            async with client.stream("POST", f"/{project}/chat/v1/chat/completions",
-                                     json={**body, "stream": True}) as response:
+            async with client.stream(
+                "POST", f"/{project}/chat/v1/chat/completions", json={**body, "stream": True}
+            ) as response:
                 async for _ in response.aiter_bytes():
                     pass
                 return response.status_code

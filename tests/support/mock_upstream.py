@@ -38,8 +38,13 @@ def _prompt_tokens(body: dict[str, Any]) -> int:
 
 async def _json(send: Any, status: int, obj: Any) -> None:
     body = orjson.dumps(obj)
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -60,16 +65,26 @@ def _chunk(kind: str, model: str, text: str | None, finish: str | None, with_usa
     else:
         choice = {"index": 0, "text": text or "", "finish_reason": finish, "logprobs": None}
         obj = "text_completion"
-    out: dict[str, Any] = {"id": "cmpl-mock", "object": obj, "created": int(time.time()), "model": model,
-                           "choices": [choice]}
+    out: dict[str, Any] = {
+        "id": "cmpl-mock",
+        "object": obj,
+        "created": int(time.time()),
+        "model": model,
+        "choices": [choice],
+    }
     if with_usage:
         out["usage"] = None
     return out
 
 
 async def _stream(send: Any, kind: str, model: str, body: dict[str, Any], pace: float, brk: bool) -> None:
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")],
+        }
+    )
     opts = body.get("stream_options") or {}
     with_usage = bool(opts.get("include_usage"))
     for i, word in enumerate(WORDS):
@@ -82,10 +97,18 @@ async def _stream(send: Any, kind: str, model: str, body: dict[str, Any], pace: 
     final = b"data: " + orjson.dumps(_chunk(kind, model, None, "stop", with_usage)) + b"\n\n"
     if with_usage:
         prompt = _prompt_tokens(body)
-        usage = {"id": "cmpl-mock", "object": "chat.completion.chunk" if kind == "chat" else "text_completion",
-                 "created": int(time.time()), "model": model, "choices": [],
-                 "usage": {"prompt_tokens": prompt, "completion_tokens": len(WORDS),
-                           "total_tokens": prompt + len(WORDS)}}
+        usage = {
+            "id": "cmpl-mock",
+            "object": "chat.completion.chunk" if kind == "chat" else "text_completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [],
+            "usage": {
+                "prompt_tokens": prompt,
+                "completion_tokens": len(WORDS),
+                "total_tokens": prompt + len(WORDS),
+            },
+        }
         final += b"data: " + orjson.dumps(usage) + b"\n\n"
     final += b"data: [DONE]\n\n"
     await send({"type": "http.response.body", "body": final, "more_body": False})
@@ -114,8 +137,11 @@ async def app(scope: Any, receive: Any, send: Any) -> None:
     except orjson.JSONDecodeError:
         await _json(send, 400, {"error": {"message": "bad json", "type": "invalid_request_error"}})
         return
-    STATE["last"] = {"path": path, "headers": {k.decode(): v.decode() for k, v in scope["headers"]},
-                     "body": body}
+    STATE["last"] = {
+        "path": path,
+        "headers": {k.decode(): v.decode() for k, v in scope["headers"]},
+        "body": body,
+    }
     model = str(body.get("model", "mock"))
     if model == "mock-hang":
         await asyncio.sleep(3600)
@@ -135,13 +161,25 @@ async def app(scope: Any, receive: Any, send: Any) -> None:
             return
         text = "".join(WORDS)
         if kind == "chat":
-            choice: dict[str, Any] = {"index": 0, "message": {"role": "assistant", "content": text},
-                                      "finish_reason": "stop"}
+            choice: dict[str, Any] = {
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": "stop",
+            }
         else:
             choice = {"index": 0, "text": text, "finish_reason": "stop", "logprobs": None}
-        await _json(send, 200, {"id": "cmpl-mock", "object": "chat.completion" if kind == "chat" else
-                                "text_completion", "created": int(time.time()), "model": model,
-                                "choices": [choice], "usage": usage})
+        await _json(
+            send,
+            200,
+            {
+                "id": "cmpl-mock",
+                "object": "chat.completion" if kind == "chat" else "text_completion",
+                "created": int(time.time()),
+                "model": model,
+                "choices": [choice],
+                "usage": usage,
+            },
+        )
         return
     if path.endswith("/embeddings"):
         inputs = body.get("input", "")
@@ -153,8 +191,16 @@ async def app(scope: Any, receive: Any, send: Any) -> None:
             if body.get("encoding_format") == "base64":
                 emb = base64.b64encode(struct.pack("<3f", *vector)).decode()
             data.append({"object": "embedding", "index": i, "embedding": emb})
-        await _json(send, 200, {"object": "list", "data": data, "model": model,
-                                "usage": {"prompt_tokens": prompt, "total_tokens": prompt}})
+        await _json(
+            send,
+            200,
+            {
+                "object": "list",
+                "data": data,
+                "model": model,
+                "usage": {"prompt_tokens": prompt, "total_tokens": prompt},
+            },
+        )
         return
     await _json(send, 404, {"error": {"message": f"no route {path}", "type": "not_found_error"}})
 
@@ -164,8 +210,17 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False,
-                loop="uvloop", http="httptools", lifespan="on", timeout_graceful_shutdown=1)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        timeout_graceful_shutdown=1,
+    )
 
 
 if __name__ == "__main__":

@@ -64,8 +64,9 @@ class Upstream:
 
 def start_upstream() -> Upstream:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "tests.support.mock_upstream", "--port", str(port)],
-                            cwd=ROOT, env=clean_env())
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.mock_upstream", "--port", str(port)], cwd=ROOT, env=clean_env()
+    )
     wait_http(f"http://127.0.0.1:{port}/_count", proc=proc)
     return Upstream(port, proc)
 
@@ -105,10 +106,17 @@ class Xerotier:
         env.update(self.extra_env)
         return env
 
-    def cli(self, *args: str, check: bool = True, env: dict[str, str] | None = None,
-            stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([sys.executable, "-m", "xerotier", *args], env={**self.env(), **(env or {})},
-                                capture_output=True, text=True, timeout=120, input=stdin)
+    def cli(
+        self, *args: str, check: bool = True, env: dict[str, str] | None = None, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "xerotier", *args],
+            env={**self.env(), **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            input=stdin,
+        )
         if check and result.returncode != 0:
             raise AssertionError(f"xerotier {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
         return result
@@ -120,7 +128,10 @@ class Xerotier:
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "xerotier", "serve", "--port", str(port), "--workers", str(workers)],
-                env={**self.env(), **(env or {})}, stdout=log, stderr=subprocess.STDOUT)
+                env={**self.env(), **(env or {})},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         server = Server(port, proc, log_path)
         try:
             wait_http(f"{server.url}/healthz", proc=proc)

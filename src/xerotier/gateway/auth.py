@@ -128,22 +128,19 @@ class KeyCache:
         return fresh
 
     async def _single_flight(self, digest: bytes) -> KeyRecord | None:
-        pending = self._inflight.get(digest)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[KeyRecord | None] = asyncio.get_running_loop().create_future()
-        self._inflight[digest] = future
-        try:
-            result = await self._fetch(digest)
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # mark retrieved when nobody else waits
-            raise
-        else:
-            future.set_result(result)
-            return result
-        finally:
-            del self._inflight[digest]
+        """One database read per digest at a time. The read runs as its own task so a caller
+        being cancelled (client gone) never cancels the others waiting for the same key."""
+        task = self._inflight.get(digest)
+        if task is None:
+            task = asyncio.ensure_future(self._fetch(digest))
+            self._inflight[digest] = task
+            task.add_done_callback(lambda done: self._fetch_done(digest, done))
+        return await asyncio.shield(task)
+
+    def _fetch_done(self, digest: bytes, task: asyncio.Future[KeyRecord | None]) -> None:
+        self._inflight.pop(digest, None)
+        if not task.cancelled():
+            task.exception()  # retrieved here, so a read nobody waits for any more logs no warning
 
     def _store(self, digest: bytes, record: KeyRecord) -> None:
         if digest not in self._entries and len(self._entries) >= self._max_size:

@@ -16,10 +16,18 @@ _NULL_USAGE = re.compile(rb'"usage"\s*:\s*null')
 
 
 class SSEUsageFilter:
-    __slots__ = ("_buffer", "_drop_usage_chunk", "completion_tokens", "prompt_tokens", "saw_error")
+    __slots__ = (
+        "_buffer",
+        "_drop_usage_chunk",
+        "_pending_cr",
+        "completion_tokens",
+        "prompt_tokens",
+        "saw_error",
+    )
 
     def __init__(self, *, drop_usage_chunk: bool) -> None:
         self._buffer = b""
+        self._pending_cr = False
         self._drop_usage_chunk = drop_usage_chunk
         self.prompt_tokens = 0
         self.completion_tokens = 0
@@ -27,6 +35,7 @@ class SSEUsageFilter:
 
     def feed(self, chunk: bytes) -> bytes:
         """Return the complete events from ``chunk`` (plus what was buffered) to forward now."""
+        chunk = self._normalize(chunk)
         data = self._buffer + chunk if self._buffer else chunk
         end = data.rfind(b"\n\n")
         if end < 0:
@@ -36,29 +45,42 @@ class SSEUsageFilter:
         complete = data[: end + 2]
         if b'"usage"' not in complete and b'"error"' not in complete:
             return complete  # the common case: no parsing at all
-        return (
-            b"".join(self._filter(event) for event in complete.split(b"\n\n") if event) if complete else b""
-        )
+        return b"".join(self._filter(event) for event in complete.split(b"\n\n") if event)
 
     def finish(self) -> bytes:
         """Whatever is left when the upstream closes (an unterminated last event)."""
-        rest, self._buffer = self._buffer, b""
+        rest = self._buffer + (b"\r" if self._pending_cr else b"")
+        self._buffer, self._pending_cr = b"", False
         return self._filter(rest) if rest.strip() else rest
+
+    def _normalize(self, chunk: bytes) -> bytes:
+        """SSE allows CRLF and CR line ends; relay them as LF so events split the same way."""
+        if self._pending_cr:
+            chunk = b"\r" + chunk
+            self._pending_cr = False
+        if b"\r" not in chunk:
+            return chunk
+        if chunk.endswith(b"\r"):  # may be the first half of a CRLF split across chunks
+            chunk, self._pending_cr = chunk[:-1], True
+        return chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
 
     def _filter(self, event: bytes) -> bytes:
         out = event + b"\n\n"
-        if b'"error"' in event and event.lstrip().startswith(b"data:"):
-            self.saw_error = True
-        if b'"usage"' not in event or _NULL_USAGE.search(event):
+        interesting = b'"usage"' in event and not _NULL_USAGE.search(event)
+        if not interesting and b'"error"' not in event:
             return out
         payload = _data_payload(event)
         try:
             obj = orjson.loads(payload) if payload else None
         except orjson.JSONDecodeError:
             return out
-        if not isinstance(obj, dict) or not isinstance(obj.get("usage"), dict):
+        if not isinstance(obj, dict):
             return out
-        usage = obj["usage"]
+        if "error" in obj:
+            self.saw_error = True
+        usage = obj.get("usage")
+        if not isinstance(usage, dict):
+            return out
         self.prompt_tokens = _int(usage.get("prompt_tokens"))
         self.completion_tokens = _int(usage.get("completion_tokens"))
         if self._drop_usage_chunk and not obj.get("choices"):

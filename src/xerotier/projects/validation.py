@@ -10,13 +10,14 @@ from urllib.parse import urlsplit
 from xerotier.errors import ValidationError
 from xerotier.security.api_keys import SLUG_RE
 
-_DURATION_RE = re.compile(r"^(\d+)([smhdw])$")
+_DURATION_RE = re.compile(r"([0-9]{1,10})([smhdw])")  # ASCII digits only; use fullmatch
+MAX_DURATION = timedelta(days=36500)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 MAX_CIDRS = 100
 
 
 def slug(value: str, *, what: str = "slug") -> str:
-    if not SLUG_RE.match(value):
+    if not SLUG_RE.fullmatch(value):
         raise ValidationError(
             f"{what} must be 1-40 characters of a-z, 0-9 and '-', not starting or ending with '-'",
             param=what,
@@ -32,16 +33,22 @@ def name(value: str, *, what: str = "name") -> str:
 
 
 def upstream_url(value: str) -> str:
-    parts = urlsplit(value.strip())
+    value = value.strip()
+    error = ValidationError(
+        "upstream URL must be an http(s) URL such as http://127.0.0.1:8001/v1", param="upstream_url"
+    )
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (raises ValueError on a bad port)
+    except ValueError:
+        raise error from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationError(
-            "upstream URL must be an http(s) URL such as http://127.0.0.1:8001/v1", param="upstream_url"
-        )
-    if parts.query or parts.fragment or parts.username or parts.password:
+        raise error
+    if "?" in value or "#" in value or parts.username or parts.password:
         raise ValidationError(
             "upstream URL must not carry a query, fragment or credentials", param="upstream_url"
         )
-    return value.strip().rstrip("/")
+    return value.rstrip("/")
 
 
 def limit(value: int | None, *, what: str) -> int | None:
@@ -51,12 +58,15 @@ def limit(value: int | None, *, what: str) -> int | None:
 
 
 def duration(value: str) -> timedelta:
-    match = _DURATION_RE.match(value.strip())
+    match = _DURATION_RE.fullmatch(value.strip())
     if not match or int(match.group(1)) == 0:
         raise ValidationError(
             f"duration must look like 90s, 15m, 12h, 30d or 2w (got {value!r})", param="expires_in"
         )
-    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+    seconds = int(match.group(1)) * _UNITS[match.group(2)]
+    if seconds > MAX_DURATION.total_seconds():
+        raise ValidationError("duration must be at most 100 years", param="expires_in")
+    return timedelta(seconds=seconds)
 
 
 def cidrs(values: list[str]) -> list[str]:

@@ -27,8 +27,8 @@ TOKEN_CHARS = RANDOM_CHARS + CHECKSUM_CHARS
 DISPLAY_TOKEN_CHARS = 6
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
-_TOKEN_RE = re.compile(rf"^[A-Za-z0-9]{{{TOKEN_CHARS}}}$")
+SLUG_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?")  # use fullmatch
+_TOKEN_RE = re.compile(rf"[A-Za-z0-9]{{{TOKEN_CHARS}}}")  # use fullmatch
 
 
 class MalformedKeyError(ValueError):
@@ -61,7 +61,7 @@ def _checksum(body: str) -> str:
 
 def generate(project_slug: str) -> str:
     """Return a new full key for the project. Show it once; store only ``digest()``."""
-    if not SLUG_RE.match(project_slug):
+    if not SLUG_RE.fullmatch(project_slug):
         raise ValueError(f"invalid project slug: {project_slug!r}")
     random_part = _base62(int.from_bytes(secrets.token_bytes(RANDOM_BYTES), "big"), RANDOM_CHARS)
     body = f"{PREFIX}{project_slug}_{random_part}"
@@ -73,7 +73,7 @@ def parse(key: str) -> ParsedKey:
     if not key.startswith(PREFIX):
         raise MalformedKeyError("missing xero_ prefix")
     slug, sep, token = key[len(PREFIX) :].rpartition("_")
-    if not sep or not SLUG_RE.match(slug) or not _TOKEN_RE.match(token):
+    if not sep or not SLUG_RE.fullmatch(slug) or not _TOKEN_RE.fullmatch(token):
         raise MalformedKeyError("malformed key")
     body = key[:-CHECKSUM_CHARS]
     if not hmac.compare_digest(_checksum(body), token[RANDOM_CHARS:]):

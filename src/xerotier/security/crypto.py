@@ -64,5 +64,7 @@ def parse_key_spec(spec: str) -> dict[str, bytes]:
         kid, sep, b64 = item.partition(":")
         if not sep:
             raise ValueError("each encryption key must read <id>:<base64 of 32 bytes>")
+        if kid in keys:
+            raise ValueError(f"encryption key id {kid!r} appears twice")
         keys[kid] = base64.urlsafe_b64decode(b64 + "=" * (-len(b64) % 4))
     return keys
