@@ -29,6 +29,11 @@ class ErrorCode(StrEnum):
     SERVICE_UNAVAILABLE = "service_unavailable"
     INTERNAL_ERROR = "internal_error"
     # management (CLI / dashboard)
+    PERMISSION_DENIED = "permission_denied"
+    INVALID_CREDENTIALS = "invalid_credentials"
+    INVALID_TOKEN = "invalid_token"
+    THROTTLED = "throttled"
+    EMAIL_NOT_VERIFIED = "email_not_verified"
     ALREADY_EXISTS = "already_exists"
     VALIDATION_ERROR = "validation_error"
 

@@ -1,9 +1,16 @@
 """Imports every model so ``Base.metadata`` is complete (Alembic and tests use this)."""
 
-from xerotier.accounts.models import User
+from xerotier.accounts.models import EmailToken, User, UserSession
 from xerotier.audit.models import AuditEvent
 from xerotier.db import Base
-from xerotier.projects.models import ApiKey, ChangeCounter, Endpoint, Project, ProjectMember
+from xerotier.projects.models import (
+    ApiKey,
+    ChangeCounter,
+    Endpoint,
+    Project,
+    ProjectInvitation,
+    ProjectMember,
+)
 from xerotier.usage.models import UsageEvent
 
 __all__ = [
@@ -11,9 +18,12 @@ __all__ = [
     "AuditEvent",
     "Base",
     "ChangeCounter",
+    "EmailToken",
     "Endpoint",
     "Project",
+    "ProjectInvitation",
     "ProjectMember",
     "UsageEvent",
     "User",
+    "UserSession",
 ]

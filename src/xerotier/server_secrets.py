@@ -16,6 +16,7 @@ DERIVED_KEY_ID = "s0"
 class ServerSecrets:
     api_key_pepper: bytes
     key_ring: KeyRing
+    csrf_key: bytes
 
 
 def load_server_secrets(settings: Settings) -> ServerSecrets:
@@ -38,4 +39,8 @@ def load_server_secrets(settings: Settings) -> ServerSecrets:
         ring = KeyRing(keys, primary)
     except ValueError as exc:
         raise ConfigurationError(f"XEROTIER_ENCRYPTION_KEYS: {exc}") from exc
-    return ServerSecrets(api_key_pepper=derive.derive_key(secret, derive.API_KEY_PEPPER), key_ring=ring)
+    return ServerSecrets(
+        api_key_pepper=derive.derive_key(secret, derive.API_KEY_PEPPER),
+        key_ring=ring,
+        csrf_key=derive.derive_key(secret, derive.CSRF_KEY),
+    )

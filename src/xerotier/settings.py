@@ -40,6 +40,21 @@ class Settings(BaseSettings):
     port: int = 8000
     shutdown_timeout: int = 30  # seconds in-flight requests get on SIGTERM
 
+    # Dashboard
+    # Base URL used in email links, e.g. https://xerotier.example.com. Never taken from the request's
+    # Host header (that would let anyone mint reset links pointing elsewhere).
+    public_url: str | None = None
+    # Proxies (IPs/CIDRs, comma-separated) whose X-Forwarded-For/-Proto are believed.
+    trusted_proxies: str = ""
+    mail_backend: str = "console"  # console | smtp
+    mail_from: str = "Xerotier <no-reply@localhost>"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: str | None = Field(default=None, repr=False)
+    smtp_starttls: bool = False
+    smtp_tls: bool = False
+
     # Inference API
     max_body_bytes: int = 32 * 1024 * 1024
     upstream_connect_timeout: float = 10.0
@@ -63,6 +78,14 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env is Environment.PRODUCTION
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        if self.is_production:
+            raise ConfigurationError("XEROTIER_PUBLIC_URL is required in production (used in email links)")
+        return f"http://{self.host}:{self.port}"
 
     @property
     def sqlite_path(self) -> Path:

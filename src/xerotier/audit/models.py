@@ -16,6 +16,22 @@ class AuditAction(StrEnum):
     ENDPOINT_UPDATE = "endpoint.update"
     API_KEY_CREATE = "api_key.create"
     API_KEY_REVOKE = "api_key.revoke"
+    ENDPOINT_DEACTIVATE = "endpoint.deactivate"
+    USER_REGISTER = "user.register"
+    EMAIL_VERIFY = "user.email_verify"
+    SIGN_IN = "auth.sign_in"
+    SIGN_IN_FAILED = "auth.sign_in_failed"
+    SIGN_IN_THROTTLED = "auth.sign_in_throttled"
+    SIGN_OUT = "auth.sign_out"
+    PASSWORD_CHANGE = "auth.password_change"
+    PASSWORD_RESET_REQUEST = "auth.password_reset_request"
+    PASSWORD_RESET = "auth.password_reset"
+    PASSWORD_SET_BY_ADMIN = "admin.password_set"
+    SESSION_REVOKE = "auth.session_revoke"
+    MEMBER_ADD = "project.member_add"
+    MEMBER_INVITE = "project.member_invite"
+    MEMBER_REMOVE = "project.member_remove"
+    MEMBER_ROLE = "project.member_role"
 
 
 class AuditEvent(Base):

@@ -39,6 +39,20 @@ class ProjectMember(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class ProjectInvitation(Base):
+    """An invitation for an email without an account; applied when that email registers."""
+
+    __tablename__ = "project_invitations"
+    __table_args__ = (UniqueConstraint("project_id", "email", name="uq_project_invitations_project_email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    invited_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class Endpoint(Base):
     __tablename__ = "endpoints"
     __table_args__ = (UniqueConstraint("project_id", "slug", name="uq_endpoints_project_slug"),)

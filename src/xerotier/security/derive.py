@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 API_KEY_PEPPER = b"xerotier/api-key-digest/v1"
 DEFAULT_ENCRYPTION_KEY = b"xerotier/aes-gcm/s0"
+CSRF_KEY = b"xerotier/csrf/v1"
 
 
 def derive_key(secret: str, label: bytes, length: int = 32) -> bytes:

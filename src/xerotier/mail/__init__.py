@@ -1,0 +1,1 @@
+"""Outgoing email: an outbox drained by a background task, with SMTP and console backends."""
