@@ -7,26 +7,31 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
-from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from xerotier import migrate
+from xerotier.accounts.auth import AccountServices
+from xerotier.accounts.throttle import Throttle
+from xerotier.clock import Clock, utcnow
 from xerotier.db import create_engine, session_factory
 from xerotier.errors import ConfigurationError
 from xerotier.gateway.app import GatewayApp
 from xerotier.gateway.auth import KeyCache, database_fetcher
 from xerotier.gateway.upstream import create_session
 from xerotier.gateway.watcher import ChangeWatcher
+from xerotier.mail.outbox import ConsoleTransport, Outbox, SmtpTransport, Transport
 from xerotier.ratelimit.memory import MemoryRateLimiter
 from xerotier.server_secrets import ServerSecrets, load_server_secrets
 from xerotier.settings import Settings
 from xerotier.usage.recorder import UsageRecorder
-from xerotier.web import health
-from xerotier.web.errors import http_exception
+from xerotier.web.dashboard import create_dashboard
+from xerotier.web.headers import SecurityHeadersMiddleware
 from xerotier.web.request_id import RequestIdMiddleware
+from xerotier.web.session_middleware import SessionMiddleware
+from xerotier.web.templating import Templates
+from xerotier.web.transport import TransportMiddleware, parse_networks
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +48,32 @@ class Runtime:
     recorder: UsageRecorder
     watcher: ChangeWatcher
     gateway: GatewayApp
+    templates: Templates
+    outbox: Outbox
+    accounts: AccountServices
+    clock: Clock
 
 
-def create_app(settings: Settings | None = None) -> ASGIApp:
+def mail_transport(settings: Settings) -> Transport:
+    if settings.mail_backend == "smtp":
+        return SmtpTransport(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            sender=settings.mail_from,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            starttls=settings.smtp_starttls,
+            use_tls=settings.smtp_tls,
+        )
+    if settings.mail_backend != "console":
+        raise ConfigurationError("XEROTIER_MAIL_BACKEND must be console or smtp")
+    return ConsoleTransport()
+
+
+def create_app(
+    settings: Settings | None = None, *, clock: Clock = utcnow, transport: Transport | None = None
+) -> ASGIApp:
+    """The whole product as one ASGI app. ``clock`` and ``transport`` are swappable for tests."""
     settings = settings or Settings()
     server_secrets = load_server_secrets(settings)
     engine = create_engine(settings.effective_database_url)
@@ -59,8 +87,14 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         engine=engine, flush_interval=settings.usage_flush_interval, batch_size=settings.usage_batch_size
     )
 
+    outbox = Outbox(transport or mail_transport(settings))
+    limiter = MemoryRateLimiter()
+    accounts = AccountServices(
+        outbox=outbox, throttle=Throttle(MemoryRateLimiter()), base_url=settings.base_url
+    )
+
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not await migrate.is_up_to_date(engine):
             raise ConfigurationError("the database schema is not up to date; run `xerotier db upgrade`")
         await watcher.prime()
@@ -71,25 +105,30 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         )
         recorder.start()
         watcher.start()
+        outbox.start()
         log.info("xerotier ready (%s database)", "SQLite" if settings.is_sqlite else "external")
         try:
             yield
         finally:
             await watcher.stop()
+            await outbox.close()
             await recorder.close()
             log.info("usage drained: %d records written, %d dropped", recorder.written, recorder.dropped)
-            await gateway.http.close()
+            if gateway.http is not None:
+                await gateway.http.close()
             await engine.dispose()
 
-    web = Starlette(
-        routes=[Route("/healthz", health.healthz), Route("/readyz", health.readyz)],
-        lifespan=lifespan,
-        exception_handlers={HTTPException: http_exception},
+    web = create_dashboard(lifespan)
+    sessions = session_factory(engine)
+    dashboard = RequestIdMiddleware(
+        SecurityHeadersMiddleware(
+            SessionMiddleware(web, sessions_factory=sessions, csrf_key=server_secrets.csrf_key, clock=clock)
+        )
     )
     gateway = GatewayApp(
-        fallback=RequestIdMiddleware(web),
+        fallback=dashboard,
         keys=keys,
-        limiter=MemoryRateLimiter(),
+        limiter=limiter,
         recorder=recorder,
         http=None,
         max_body_bytes=settings.max_body_bytes,
@@ -110,12 +149,19 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         settings=settings,
         secrets=server_secrets,
         engine=engine,
-        sessions=session_factory(engine),
+        sessions=sessions,
         keys=keys,
         recorder=recorder,
         watcher=watcher,
         gateway=gateway,
+        templates=Templates(),
+        outbox=outbox,
+        accounts=accounts,
+        clock=clock,
     )
+    trusted = parse_networks(settings.trusted_proxies)
+    if settings.is_production or trusted:
+        return TransportMiddleware(gateway, production=settings.is_production, trusted_proxies=trusted)
     return gateway
 
 

@@ -46,7 +46,8 @@ class AccountServices:
         return self.base_url + path
 
 
-def _policy(password: str, email: str | None) -> None:
+def check_policy(password: str, email: str | None) -> None:
+    """Raise ``ValidationError`` (with a message for the user) when the password must be refused."""
     try:
         password_policy.check(password, email=email)
     except password_policy.WeakPasswordError as exc:
@@ -64,7 +65,7 @@ async def register(
 ) -> None:
     address = normalize_email(email)
     await svc.throttle.check(Action.REGISTER, account=address, ip=ip)
-    _policy(password, address)
+    check_policy(password, address)
     await svc.throttle.record(Action.REGISTER, account=address, ip=ip)
     password_hash = await passwords.hash_password(password)  # before the lookup: same cost either way
     existing = await find_user(session, address)
@@ -193,7 +194,7 @@ async def reset_password(
     session: AsyncSession, svc: AccountServices, *, token: str, password: str, ip: str | None, now: datetime
 ) -> User:
     user = await check_reset_token(session, token=token, now=now)
-    _policy(password, user.email)  # before consuming, so a weak choice does not burn the link
+    check_policy(password, user.email)  # before consuming, so a weak choice does not burn the link
     used = await email_tokens.consume(session, token=token, purpose=TokenPurpose.RESET_PASSWORD, now=now)
     if used is None or used.user_id != user.id:
         raise InvalidToken("This reset link is invalid, expired or already used. Ask for a new one.")
@@ -225,7 +226,7 @@ async def change_password(
     if not await passwords.verify_password(user.password_hash, current[:4096]):
         await svc.throttle.record(Action.SIGN_IN, account=user.email, ip=ip)
         raise InvalidCredentials("The current password is not correct.")
-    _policy(new, user.email)
+    check_policy(new, user.email)
     await _set_password(session, user, new, now)
     ended = await sessions.revoke_all(session, user_id=user.id, now=now, keep=keep_session_id)
     audit.record(
@@ -243,7 +244,7 @@ async def set_password_by_admin(
     session: AsyncSession, *, user: User, password: str, now: datetime, actor: audit.Actor
 ) -> int:
     """An administrator's reset: every session of the user ends."""
-    _policy(password, user.email)
+    check_policy(password, user.email)
     await _set_password(session, user, password, now)
     ended = await sessions.revoke_all(session, user_id=user.id, now=now)
     audit.record(
@@ -271,7 +272,7 @@ async def create_first_admin(
     address = normalize_email(email)
     if await email_tokens.peek(session, token=token, purpose=TokenPurpose.FIRST_ADMIN, now=now) is None:
         raise InvalidToken("This set-up link is invalid, expired or already used.")
-    _policy(password, address)
+    check_policy(password, address)
     if not await first_admin_needed(session):
         raise InvalidToken("An administrator already exists.")
     if await email_tokens.consume(session, token=token, purpose=TokenPurpose.FIRST_ADMIN, now=now) is None:

@@ -9,8 +9,10 @@ from types import FrameType
 import click
 import uvicorn
 
+from xerotier.accounts import auth
 from xerotier.cli.context import ensure_schema, fail
-from xerotier.db import create_engine
+from xerotier.clock import utcnow
+from xerotier.db import create_engine, session_factory
 from xerotier.errors import ConfigurationError
 from xerotier.settings import Settings
 
@@ -35,6 +37,12 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
                 await engine.dispose()
 
         asyncio.run(prepare())
+        link = asyncio.run(_first_run_link(settings, host or settings.host, port or settings.port))
+        if link:
+            click.echo(
+                f"No user exists yet. Create the first administrator (valid 24 h, works once):\n  {link}",
+                err=True,
+            )
     except ConfigurationError as exc:
         fail(exc.message)
     except OSError as exc:
@@ -56,6 +64,19 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         log_config=None,
         server_header=False,
     )
+
+
+async def _first_run_link(settings: Settings, host: str, port: int) -> str | None:
+    engine = create_engine(settings.effective_database_url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            if not await auth.first_admin_needed(session):
+                return None
+            token = await auth.issue_first_admin_token(session, now=utcnow())
+    finally:
+        await engine.dispose()
+    base = settings.public_url.rstrip("/") if settings.public_url else f"http://{host}:{port}"
+    return f"{base}/auth/setup?token={token}"
 
 
 def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
