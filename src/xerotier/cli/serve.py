@@ -21,8 +21,24 @@ from xerotier.settings import Settings
 @click.option("--host", default=None, help="Interface to bind (default XEROTIER_HOST or 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default XEROTIER_PORT or 8000).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes.")
-def serve(host: str | None, port: int | None, workers: int) -> None:
+@click.option(
+    "--tls-cert",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="PEM certificate (chain) to serve HTTPS directly.",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="PEM private key for --tls-cert.",
+)
+def serve(
+    host: str | None, port: int | None, workers: int, tls_cert: str | None, tls_key: str | None
+) -> None:
     """Serve the inference API and the dashboard."""
+    if (tls_cert is None) != (tls_key is None):
+        fail("--tls-cert and --tls-key go together")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     settings = Settings()
@@ -63,6 +79,11 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         timeout_graceful_shutdown=settings.shutdown_timeout,
         log_config=None,
         server_header=False,
+        # Forwarded headers are handled by TransportMiddleware, for XEROTIER_TRUSTED_PROXIES only;
+        # uvicorn's own handling would trust 127.0.0.1 by default.
+        proxy_headers=False,
+        ssl_certfile=tls_cert,
+        ssl_keyfile=tls_key,
     )
 
 
