@@ -14,6 +14,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from tests.support.processes import Upstream, start_upstream
+
 PG_URL = os.environ.get("XEROTIER_TEST_DATABASE_URL")
 REQUIRE_SERVICES = os.environ.get("XEROTIER_TEST_REQUIRE_SERVICES") == "1"
 DATABASES = ["sqlite", *(["postgres"] if PG_URL else [])]
@@ -60,3 +62,11 @@ def make_postgres_database() -> Iterator[object]:
     yield make
     for name in created:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def upstream() -> Iterator[Upstream]:
+    """A real mock model server process shared by the whole session."""
+    up = start_upstream()
+    yield up
+    up.stop()

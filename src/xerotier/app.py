@@ -122,7 +122,13 @@ def create_app(
     sessions = session_factory(engine)
     dashboard = RequestIdMiddleware(
         SecurityHeadersMiddleware(
-            SessionMiddleware(web, sessions_factory=sessions, csrf_key=server_secrets.csrf_key, clock=clock)
+            SessionMiddleware(
+                web,
+                sessions_factory=sessions,
+                csrf_key=server_secrets.csrf_key,
+                clock=clock,
+                router=web.router,
+            )
         )
     )
     gateway = GatewayApp(

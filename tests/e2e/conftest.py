@@ -11,7 +11,7 @@ import pytest
 from openai import OpenAI
 
 from tests.conftest import DATABASES
-from tests.support.processes import Server, Upstream, Xerotier, start_upstream
+from tests.support.processes import Server, Upstream, Xerotier
 
 UPSTREAM_SECRET = "sk-upstream-test-secret-1234"
 OWNER = "owner@example.com"
@@ -64,13 +64,6 @@ def closed_port_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}/v1"
-
-
-@pytest.fixture(scope="session")
-def upstream() -> Iterator[Upstream]:
-    up = start_upstream()
-    yield up
-    up.stop()
 
 
 @pytest.fixture(scope="session", params=DATABASES)

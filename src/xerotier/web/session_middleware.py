@@ -16,6 +16,7 @@ from urllib.parse import parse_qs
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.routing import Match, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from xerotier.accounts import sessions
@@ -44,8 +45,10 @@ class SessionMiddleware:
         sessions_factory: async_sessionmaker[AsyncSession],
         csrf_key: bytes,
         clock: Callable[[], datetime],
+        router: Router | None = None,
     ) -> None:
         self.app = app
+        self.router = router
         self.sessions_factory = sessions_factory
         self.csrf_key = csrf_key
         self.clock = clock
@@ -73,7 +76,7 @@ class SessionMiddleware:
         state.csrf_token = csrf_token_for(self.csrf_key, session_token=token, presession=presession)
         scope.setdefault("state", {})["auth"] = state
 
-        if scope["method"] in UNSAFE_METHODS and scope["path"] not in CSRF_EXEMPT:
+        if scope["method"] in UNSAFE_METHODS and scope["path"] not in CSRF_EXEMPT and self._routed(scope):
             checked = await _check_csrf(scope, receive, state.csrf_token)
             if checked is None:
                 await _refuse(scope, send, state)
@@ -89,6 +92,12 @@ class SessionMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_cookies)
+
+    def _routed(self, scope: Scope) -> bool:
+        """Every route is protected; a path no route serves is left to answer 404."""
+        if self.router is None:
+            return True
+        return any(route.matches(scope)[0] is not Match.NONE for route in self.router.routes)
 
 
 async def _check_csrf(scope: Scope, receive: Receive, expected: str) -> Receive | None:
