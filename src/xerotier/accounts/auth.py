@@ -84,7 +84,6 @@ async def register(
     )
     session.add(user)
     await session.flush()
-    await members.apply_invitations(session, user=user, now=now)
     token = await email_tokens.issue(session, user_id=user.id, purpose=TokenPurpose.VERIFY_EMAIL, now=now)
     audit.record(
         session,
@@ -112,6 +111,9 @@ async def verify_email(session: AsyncSession, *, token: str, now: datetime) -> U
         raise InvalidToken("This verification link is invalid, expired or already used.")
     if user.email_verified_at is None:
         user.email_verified_at = now
+        # Invitations apply only once the address is proven: registering someone else's invited
+        # address must not open their projects.
+        await members.apply_invitations(session, user=user, now=now)
         audit.record(
             session,
             action=AuditAction.EMAIL_VERIFY,

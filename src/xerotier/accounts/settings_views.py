@@ -16,11 +16,10 @@ from xerotier.audit import store as audit
 from xerotier.audit.models import AuditAction
 from xerotier.errors import NotFoundError, ValidationError
 from xerotier.web.auth_state import auth_of
-from xerotier.web.deps import client_ip, current_user, db, runtime
+from xerotier.web.deps import Db, client_ip, current_user, runtime
 
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/account", tags=["account"])
-Db = Annotated[AsyncSession, Depends(db)]
 SignedIn = Annotated[User, Depends(current_user)]
 
 

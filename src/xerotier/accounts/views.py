@@ -16,11 +16,10 @@ from xerotier.audit.models import AuditAction
 from xerotier.errors import ValidationError
 from xerotier.web import cookies
 from xerotier.web.auth_state import auth_of
-from xerotier.web.deps import client_ip, current_user, db, runtime
+from xerotier.web.deps import Db, client_ip, current_user, runtime
 from xerotier.web.redirects import safe_next
 
 router = APIRouter(prefix="/auth", include_in_schema=False)
-Db = Annotated[AsyncSession, Depends(db)]
 FormStr = Annotated[str, Form(max_length=4096)]
 
 CHECK_EMAIL = (

@@ -31,6 +31,7 @@ class AuditAction(StrEnum):
     MEMBER_ADD = "project.member_add"
     MEMBER_INVITE = "project.member_invite"
     MEMBER_REMOVE = "project.member_remove"
+    INVITATION_CANCEL = "project.invitation_cancel"
     MEMBER_ROLE = "project.member_role"
 
 

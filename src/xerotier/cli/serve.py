@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 from types import FrameType
@@ -63,6 +64,10 @@ def serve(
         fail(exc.message)
     except OSError as exc:
         fail(f"cannot use the database: {exc}")
+    # Workers build their settings from the environment: make --host/--port visible to them (the
+    # development public URL used in email links is derived from these).
+    os.environ["XEROTIER_HOST"] = host or settings.host
+    os.environ["XEROTIER_PORT"] = str(port or settings.port)
     # uvicorn re-raises the signal it shut down on; landing it here makes a drained shutdown exit 0.
     signal.signal(signal.SIGTERM, _exit_cleanly)
     signal.signal(signal.SIGINT, _exit_cleanly)

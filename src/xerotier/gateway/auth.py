@@ -78,6 +78,9 @@ class KeyCache:
         self._ttl = ttl
         self._max_size = max_size
         self._entries: dict[bytes, KeyRecord] = {}
+        # Digests revoked in this process's lifetime: a lookup already in flight when the key was
+        # revoked must not put it back as active. Revocations are rare, so this stays small.
+        self._revoked: set[bytes] = set()
         self._inflight: dict[bytes, asyncio.Future[KeyRecord | None]] = {}
 
     def __len__(self) -> int:
@@ -143,6 +146,8 @@ class KeyCache:
             task.exception()  # retrieved here, so a read nobody waits for any more logs no warning
 
     def _store(self, digest: bytes, record: KeyRecord) -> None:
+        if digest in self._revoked:
+            record.revoked = True
         if digest not in self._entries and len(self._entries) >= self._max_size:
             self._entries.pop(next(iter(self._entries)))  # oldest insertion
         self._entries[digest] = record
@@ -150,6 +155,7 @@ class KeyCache:
     def mark_revoked(self, digests: list[bytes]) -> None:
         """Called by the change watcher (other processes) or in-process right after revoking."""
         for digest in digests:
+            self._revoked.add(digest)
             record = self._entries.get(digest)
             if record is not None:
                 record.revoked = True

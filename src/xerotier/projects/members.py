@@ -128,7 +128,17 @@ async def invite(
         )
     )
     if pending is not None:
-        pending.role = member_role
+        if pending.role != member_role:
+            pending.role = member_role
+            audit.record(
+                session,
+                action=AuditAction.MEMBER_ROLE,
+                actor=actor,
+                now=now,
+                target=address,
+                project_id=project.id,
+                details={"role": member_role, "pending_invitation": True},
+            )
         return "already", None
     session.add(
         ProjectInvitation(

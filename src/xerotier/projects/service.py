@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from enum import Enum
+from typing import Final
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,12 +14,58 @@ from xerotier import ids
 from xerotier.accounts.models import User
 from xerotier.audit import store as audit
 from xerotier.audit.models import AuditAction
-from xerotier.errors import AlreadyExistsError, NotFoundError
+from xerotier.errors import AlreadyExistsError, NotFoundError, ValidationError
 from xerotier.projects import changes, validation
 from xerotier.projects.models import Endpoint, MemberRole, Project, ProjectMember
 from xerotier.security.crypto import KeyRing
 
 UPSTREAM_KEY_AAD = b"endpoint.upstream_api_key"
+MAX_LIMIT = 1_000_000_000  # fits the INTEGER column on every engine
+MAX_UPSTREAM_URL = 2048
+MAX_UPSTREAM_MODEL = 255
+MAX_UPSTREAM_KEY = 4096
+
+
+class Keep(Enum):
+    """Marks an ``update_endpoint`` field the caller leaves as it is (``None`` means clear)."""
+
+    KEEP = "keep"
+
+
+KEEP: Final = Keep.KEEP
+
+
+def _bounded_limit(value: int | None, *, what: str) -> int | None:
+    value = validation.limit(value, what=what)
+    if value is not None and value > MAX_LIMIT:
+        raise ValidationError(f"{what} must be at most {MAX_LIMIT}", param=what)
+    return value
+
+
+def _upstream_url(value: str) -> str:
+    if len(value) > MAX_UPSTREAM_URL:
+        raise ValidationError(
+            f"upstream URL must be at most {MAX_UPSTREAM_URL} characters", param="upstream_url"
+        )
+    return validation.upstream_url(value)
+
+
+def _upstream_model(value: str | None) -> str | None:
+    value = (value or "").strip() or None
+    if value is not None and len(value) > MAX_UPSTREAM_MODEL:
+        raise ValidationError(
+            f"upstream model must be at most {MAX_UPSTREAM_MODEL} characters", param="upstream_model"
+        )
+    return value
+
+
+def _upstream_key(value: str | None) -> str | None:
+    value = (value or "").strip() or None
+    if value is not None and (len(value) > MAX_UPSTREAM_KEY or not value.isprintable()):
+        raise ValidationError(
+            f"upstream API key must be at most {MAX_UPSTREAM_KEY} printable characters", param="upstream_key"
+        )
+    return value
 
 
 async def create_project(
@@ -60,6 +109,13 @@ async def get_endpoint(session: AsyncSession, project: Project, slug: str) -> En
     return endpoint
 
 
+async def list_endpoints(session: AsyncSession, project: Project) -> Sequence[Endpoint]:
+    rows = await session.scalars(
+        select(Endpoint).where(Endpoint.project_id == project.id).order_by(Endpoint.slug)
+    )
+    return rows.all()
+
+
 async def create_endpoint(
     session: AsyncSession,
     *,
@@ -80,14 +136,15 @@ async def create_endpoint(
     )
     if existing is not None:
         raise AlreadyExistsError(f"endpoint {slug!r} already exists in this project", param="slug")
+    secret = _upstream_key(upstream_key)
     endpoint = Endpoint(
         project_id=project.id,
         slug=slug,
-        upstream_url=validation.upstream_url(upstream_url),
-        upstream_model=(upstream_model or "").strip() or None,
-        upstream_key_encrypted=key_ring.encrypt(upstream_key, aad=UPSTREAM_KEY_AAD) if upstream_key else None,
-        rpm_limit=validation.limit(rpm_limit, what="rpm"),
-        tpm_limit=validation.limit(tpm_limit, what="tpm"),
+        upstream_url=_upstream_url(upstream_url),
+        upstream_model=_upstream_model(upstream_model),
+        upstream_key_encrypted=key_ring.encrypt(secret, aad=UPSTREAM_KEY_AAD) if secret else None,
+        rpm_limit=_bounded_limit(rpm_limit, what="rpm"),
+        tpm_limit=_bounded_limit(tpm_limit, what="tpm"),
         is_active=True,
         created_at=now,
         updated_at=now,
@@ -123,3 +180,63 @@ async def set_endpoint_active(
     )
     await changes.bump(session)
     return endpoint
+
+
+async def update_endpoint(
+    session: AsyncSession,
+    *,
+    endpoint: Endpoint,
+    key_ring: KeyRing,
+    now: datetime,
+    actor: audit.Actor,
+    upstream_url: str | Keep = KEEP,
+    upstream_model: str | Keep | None = KEEP,
+    upstream_key: str | Keep | None = KEEP,
+    rpm_limit: int | Keep | None = KEEP,
+    tpm_limit: int | Keep | None = KEEP,
+) -> list[str]:
+    """Change an endpoint's upstream settings and limits; ``None`` clears a field, ``KEEP`` leaves it.
+
+    Everything is validated before anything changes. The slug never changes (it is in client URLs
+    and key bindings). Returns the names of the fields that changed; the audit row lists them
+    (the upstream key only as "set" or "cleared", never its value).
+    """
+    values: dict[str, object] = {}
+    if upstream_url is not KEEP:
+        values["upstream_url"] = _upstream_url(upstream_url)
+    if upstream_model is not KEEP:
+        values["upstream_model"] = _upstream_model(upstream_model)
+    if rpm_limit is not KEEP:
+        values["rpm_limit"] = _bounded_limit(rpm_limit, what="rpm")
+    if tpm_limit is not KEEP:
+        values["tpm_limit"] = _bounded_limit(tpm_limit, what="tpm")
+    details: dict[str, object] = {}
+    if upstream_key is not KEEP:
+        secret = _upstream_key(upstream_key)
+        values["upstream_key_encrypted"] = (
+            key_ring.encrypt(secret, aad=UPSTREAM_KEY_AAD) if secret is not None else None
+        )
+        details["upstream_key"] = "set" if secret is not None else "cleared"
+    changed = [
+        name
+        for name, value in values.items()
+        if name == "upstream_key_encrypted" or getattr(endpoint, name) != value
+    ]
+    if not changed:
+        return []
+    for name in changed:
+        setattr(endpoint, name, values[name])
+        if name != "upstream_key_encrypted":
+            details[name] = values[name]
+    endpoint.updated_at = now
+    audit.record(
+        session,
+        action=AuditAction.ENDPOINT_UPDATE,
+        actor=actor,
+        now=now,
+        target=f"endpoint:{endpoint.id}",
+        project_id=endpoint.project_id,
+        details=details,
+    )
+    await changes.bump(session)
+    return ["upstream_key" if name == "upstream_key_encrypted" else name for name in changed]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
+from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
@@ -51,3 +52,8 @@ def verified_user(request: Request) -> User:
 
 def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
+
+
+# scope="function": the transaction commits before the response is sent, so a client that acts on
+# the response (follows the post-login redirect, uses a just-revoked key) sees the change.
+Db = Annotated[AsyncSession, Depends(db, scope="function")]
