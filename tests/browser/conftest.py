@@ -15,8 +15,15 @@ from tests.support.smtp import SmtpServer
 CHROMIUM = os.environ.get("XEROTIER_TEST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("XEROTIER_TEST_ARTIFACTS", ROOT / "test-artifacts")) / "screenshots"
 # Chromium on a machine without network: no background traffic, no sandbox as root.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="session")
@@ -29,8 +36,10 @@ def smtp() -> Iterator[SmtpServer]:
 @pytest.fixture(scope="session")
 def site(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer) -> Iterator[tuple[Xerotier, Server]]:
     port = free_port()
-    xt = Xerotier(data_dir=tmp_path_factory.mktemp("browser"),
-                  extra_env={**smtp.env(), "XEROTIER_PUBLIC_URL": f"http://127.0.0.1:{port}"})
+    xt = Xerotier(
+        data_dir=tmp_path_factory.mktemp("browser"),
+        extra_env={**smtp.env(), "XEROTIER_PUBLIC_URL": f"http://127.0.0.1:{port}"},
+    )
     server = xt.serve(port=port)
     yield xt, server
     assert server.stop() == 0, server.log()

@@ -121,14 +121,30 @@ class Xerotier:
             raise AssertionError(f"xerotier {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
         return result
 
-    def serve(self, *, workers: int = 1, env: dict[str, str] | None = None, port: int | None = None,
-              args: tuple[str, ...] = ()) -> Server:
+    def serve(
+        self,
+        *,
+        workers: int = 1,
+        env: dict[str, str] | None = None,
+        port: int | None = None,
+        args: tuple[str, ...] = (),
+    ) -> Server:
         port = port or free_port()
         log_path = self.data_dir / f"serve-{port}.log"
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "xerotier", "serve", "--port", str(port), "--workers", str(workers), *args],
+                [
+                    sys.executable,
+                    "-m",
+                    "xerotier",
+                    "serve",
+                    "--port",
+                    str(port),
+                    "--workers",
+                    str(workers),
+                    *args,
+                ],
                 env={**self.env(), **(env or {})},
                 stdout=log,
                 stderr=subprocess.STDOUT,

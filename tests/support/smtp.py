@@ -21,7 +21,7 @@ class Inbox:
     messages: list[EmailMessage] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd API)
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self._lock:
             self.messages.append(message)  # type: ignore[arg-type]
@@ -35,7 +35,9 @@ class Inbox:
                     if message["To"] == to and subject_part in str(message["Subject"]):
                         return message
             time.sleep(0.05)
-        raise AssertionError(f"no mail to {to} about {subject_part!r}; got {[m['Subject'] for m in self.messages]}")
+        raise AssertionError(
+            f"no mail to {to} about {subject_part!r}; got {[m['Subject'] for m in self.messages]}"
+        )
 
     @staticmethod
     def link(message: EmailMessage) -> str:
@@ -59,5 +61,9 @@ class SmtpServer:
         self._controller.stop()
 
     def env(self) -> dict[str, str]:
-        return {"XEROTIER_MAIL_BACKEND": "smtp", "XEROTIER_SMTP_HOST": "127.0.0.1",
-                "XEROTIER_SMTP_PORT": str(self.port), "XEROTIER_MAIL_FROM": "Xerotier <no-reply@example.test>"}
+        return {
+            "XEROTIER_MAIL_BACKEND": "smtp",
+            "XEROTIER_SMTP_HOST": "127.0.0.1",
+            "XEROTIER_SMTP_PORT": str(self.port),
+            "XEROTIER_MAIL_FROM": "Xerotier <no-reply@example.test>",
+        }
