@@ -224,6 +224,8 @@ async def change_password(
     ip: str | None,
     now: datetime,
 ) -> None:
+    # The signed-in user object comes from the middleware's transaction: change the row in this one.
+    user = await session.get(User, user.id, populate_existing=True) or user
     await svc.throttle.check(Action.SIGN_IN, account=user.email, ip=ip)
     if not await passwords.verify_password(user.password_hash, current[:4096]):
         await svc.throttle.record(Action.SIGN_IN, account=user.email, ip=ip)

@@ -14,12 +14,13 @@ from xerotier.audit.models import AuditAction
 from xerotier.errors import AlreadyExistsError, NotFoundError, ValidationError
 
 # Deliberately loose: the verification email (dashboard issue) is the real check.
-_EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+_EMAIL_RE = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")  # used with fullmatch
 
 
 def normalize_email(email: str) -> str:
     value = email.strip().lower()
-    if len(value) > 320 or not _EMAIL_RE.match(value):
+    printable = all(ch.isprintable() for ch in value)  # no NUL, controls, line or format characters
+    if len(value) > 320 or not printable or not _EMAIL_RE.fullmatch(value):
         raise ValidationError(f"not a valid email address: {email!r}", param="email")
     return value
 

@@ -16,7 +16,7 @@ from xerotier.audit import store as audit
 from xerotier.audit.models import AuditAction
 from xerotier.errors import NotFoundError, ValidationError
 from xerotier.web.auth_state import auth_of
-from xerotier.web.deps import Db, client_ip, current_user, runtime
+from xerotier.web.deps import Db, IntId, client_ip, current_user, runtime
 
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/account", tags=["account"])
@@ -96,7 +96,7 @@ async def _revoke(request: Request, session: AsyncSession, user: User, session_i
 
 
 @pages.post("/account/sessions/{session_id}/revoke")
-async def revoke_session(request: Request, session: Db, user: SignedIn, session_id: int) -> Response:
+async def revoke_session(request: Request, session: Db, user: SignedIn, session_id: IntId) -> Response:
     await _revoke(request, session, user, session_id)
     state = auth_of(request)
     if state.session is not None and state.session.id == session_id:
@@ -122,7 +122,7 @@ async def list_sessions(request: Request, session: Db, user: SignedIn) -> list[S
 
 
 @api.delete("/sessions/{session_id}", status_code=204, summary="Sign a session out")
-async def delete_session(request: Request, session: Db, user: SignedIn, session_id: int) -> Response:
+async def delete_session(request: Request, session: Db, user: SignedIn, session_id: IntId) -> Response:
     if not await _revoke(request, session, user, session_id):
         raise NotFoundError("No such active session.", param="session_id")
     return Response(status_code=204)

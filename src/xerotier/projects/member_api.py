@@ -10,6 +10,7 @@ from xerotier.projects import access, members, operations
 from xerotier.projects.access import Db, Verified
 from xerotier.projects.models import MemberRole
 from xerotier.projects.schemas import InvitationOut, InviteIn, InviteOut, MemberOut, MembersOut, RoleIn
+from xerotier.web.deps import IntId
 
 router = APIRouter()
 
@@ -47,7 +48,7 @@ async def invite(
 
 @router.patch("/{project_id}/members/{user_id}", response_model=MemberOut, summary="Change a member's role")
 async def change_role(
-    request: Request, session: Db, user: Verified, project_id: str, user_id: int, body: RoleIn
+    request: Request, session: Db, user: Verified, project_id: str, user_id: IntId, body: RoleIn
 ) -> MemberOut:
     owner = await access.owner(session, user, project_id)
     await members.set_role(
@@ -64,7 +65,7 @@ async def change_role(
 
 @router.delete("/{project_id}/members/{user_id}", status_code=204, summary="Remove a member")
 async def remove_member(
-    request: Request, session: Db, user: Verified, project_id: str, user_id: int
+    request: Request, session: Db, user: Verified, project_id: str, user_id: IntId
 ) -> Response:
     owner = await access.owner(session, user, project_id)
     await members.remove(
@@ -81,7 +82,7 @@ async def remove_member(
     "/{project_id}/invitations/{invitation_id}", status_code=204, summary="Cancel a pending invitation"
 )
 async def cancel_invitation(
-    request: Request, session: Db, user: Verified, project_id: str, invitation_id: int
+    request: Request, session: Db, user: Verified, project_id: str, invitation_id: IntId
 ) -> Response:
     owner = await access.owner(session, user, project_id)
     await operations.cancel_invitation(request, session, owner, user, invitation_id)

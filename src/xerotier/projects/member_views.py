@@ -15,6 +15,7 @@ from xerotier.errors import ValidationError
 from xerotier.projects import access, members, operations
 from xerotier.projects.access import Db, Verified
 from xerotier.projects.project_pages import back, render_project
+from xerotier.web.deps import IntId
 
 router = APIRouter(include_in_schema=False)
 Role = Annotated[str, Form(max_length=20)]
@@ -48,7 +49,7 @@ async def invite(
 
 @router.post("/projects/{project_id}/members/{user_id}/role")
 async def change_role(
-    request: Request, session: Db, user: Verified, project_id: str, user_id: int, role: Role = ""
+    request: Request, session: Db, user: Verified, project_id: str, user_id: IntId, role: Role = ""
 ) -> Response:
     owner = await access.owner(session, user, project_id)
     try:
@@ -66,7 +67,7 @@ async def change_role(
 
 
 @router.post("/projects/{project_id}/members/{user_id}/remove")
-async def remove(request: Request, session: Db, user: Verified, project_id: str, user_id: int) -> Response:
+async def remove(request: Request, session: Db, user: Verified, project_id: str, user_id: IntId) -> Response:
     owner = await access.owner(session, user, project_id)
     try:
         await members.remove(
@@ -85,7 +86,7 @@ async def remove(request: Request, session: Db, user: Verified, project_id: str,
 
 @router.post("/projects/{project_id}/invitations/{invitation_id}/cancel")
 async def cancel_invitation(
-    request: Request, session: Db, user: Verified, project_id: str, invitation_id: int
+    request: Request, session: Db, user: Verified, project_id: str, invitation_id: IntId
 ) -> Response:
     owner = await access.owner(session, user, project_id)
     await operations.cancel_invitation(request, session, owner, user, invitation_id)

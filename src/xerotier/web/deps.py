@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Path
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
@@ -57,3 +57,6 @@ def client_ip(request: Request) -> str | None:
 # scope="function": the transaction commits before the response is sent, so a client that acts on
 # the response (follows the post-login redirect, uses a just-revoked key) sees the change.
 Db = Annotated[AsyncSession, Depends(db, scope="function")]
+
+# Integer ids in paths: bounded to the database's 64-bit range, so a huge id is a 400, not a crash.
+IntId = Annotated[int, Path(ge=1, le=2**63 - 1)]
