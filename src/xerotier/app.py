@@ -89,9 +89,9 @@ def create_app(
 
     outbox = Outbox(transport or mail_transport(settings))
     limiter = MemoryRateLimiter()
-    accounts = AccountServices(
-        outbox=outbox, throttle=Throttle(MemoryRateLimiter()), base_url=settings.base_url
-    )
+    # The throttle runs on the injected clock, so lockouts can be shown to lift in tests.
+    throttle = Throttle(MemoryRateLimiter(clock=lambda: clock().timestamp()))
+    accounts = AccountServices(outbox=outbox, throttle=throttle, base_url=settings.base_url)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

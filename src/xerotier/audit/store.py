@@ -21,6 +21,18 @@ class Actor:
 CLI_ACTOR = Actor(user_id=None, label="cli")
 
 
+def _clean(value: str | None, limit: int = 200) -> str | None:
+    """Text a user controls (an email typed at sign-in) reaches the audit log: keep it printable
+    (PostgreSQL refuses NUL; control characters would garble log views) and bounded."""
+    if value is None:
+        return None
+    return "".join(ch if ch.isprintable() else "\ufffd" for ch in value[:limit])
+
+
+def _clean_details(details: dict[str, object]) -> dict[str, object]:
+    return {k: _clean(v, 500) if isinstance(v, str) else v for k, v in details.items()}
+
+
 def record(
     session: AsyncSession,
     *,
@@ -37,10 +49,10 @@ def record(
             created_at=now,
             action=action,
             actor_user_id=actor.user_id,
-            actor_label=actor.label,
+            actor_label=_clean(actor.label, 64) or "",
             ip=actor.ip,
-            target=target,
+            target=_clean(target),
             project_id=project_id,
-            details=orjson.dumps(details).decode() if details else None,
+            details=orjson.dumps(_clean_details(details)).decode() if details else None,
         )
     )

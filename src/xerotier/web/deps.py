@@ -58,5 +58,6 @@ def client_ip(request: Request) -> str | None:
 # the response (follows the post-login redirect, uses a just-revoked key) sees the change.
 Db = Annotated[AsyncSession, Depends(db, scope="function")]
 
-# Integer ids in paths: bounded to the database's 64-bit range, so a huge id is a 400, not a crash.
-IntId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+# Integer ids in paths: bounded to the id columns' range (32-bit INTEGER on PostgreSQL), so a huge
+# id is a 400, not a database error.
+IntId = Annotated[int, Path(ge=1, le=2**31 - 1)]

@@ -27,7 +27,8 @@ from xerotier.web.auth_state import AuthState
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # path -> reason. Keep this empty unless a route cannot carry a token (e.g. a provider callback).
 CSRF_EXEMPT: dict[str, str] = {}
-SKIP_PREFIXES = ("/static/", "/healthz", "/readyz")
+SKIP_PREFIXES = ("/static/",)
+SKIP_PATHS = frozenset({"/healthz", "/readyz"})  # exact: a future /readyz/… route is still guarded
 MAX_FORM_BYTES = 1024 * 1024
 
 
@@ -54,7 +55,7 @@ class SessionMiddleware:
         self.clock = clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(SKIP_PREFIXES):
+        if scope["type"] != "http" or scope["path"] in SKIP_PATHS or scope["path"].startswith(SKIP_PREFIXES):
             await self.app(scope, receive, send)
             return
         raw_cookie = next((v for k, v in scope["headers"] if k == b"cookie"), None)
