@@ -45,7 +45,9 @@ def site(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer) -> Iterator
     assert server.stop() == 0, server.log()
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API runs an event loop in the main thread while it is
+# open, and async tests elsewhere in the session cannot start their own until it is closed.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         raise RuntimeError(f"Chromium not found at {CHROMIUM}; install Debian's chromium package")

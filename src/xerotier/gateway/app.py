@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import itertools
 import logging
 import math
 import secrets
@@ -33,6 +34,10 @@ from xerotier.usage.recorder import UsageRecord, UsageRecorder
 log = logging.getLogger(__name__)
 
 WINDOW = 60.0
+# Request ids only need to be unique: a random per-process prefix and a counter (no syscall per
+# request, unlike secrets.token_hex).
+_RID_PREFIX = "req_" + secrets.token_hex(6)
+_rid_counter = itertools.count(1)
 ROUTING_REFRESH_MIN_INTERVAL = 0.5
 
 # tail after /v1/ → (method, operation, upstream path, may stream)
@@ -95,7 +100,7 @@ class GatewayApp:
             await self.fallback(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = "req_" + secrets.token_hex(12)
+        request_id = f"{_RID_PREFIX}{next(_rid_counter):x}"
         rid = request_id.encode()
         outcome = Outcome()
         record: KeyRecord | None = None
@@ -195,13 +200,13 @@ class GatewayApp:
     async def _check_limits(self, endpoint: EndpointConfig) -> list[tuple[bytes, bytes]]:
         headers: list[tuple[bytes, bytes]] = []
         if endpoint.rpm_limit is not None:
-            decision = await self.limiter.hit(f"rpm:{endpoint.id}", limit=endpoint.rpm_limit, window=WINDOW)
+            decision = await self.limiter.hit(endpoint.rpm_bucket, limit=endpoint.rpm_limit, window=WINDOW)
             headers += _limit_headers(b"requests", decision)
             if not decision.allowed:
                 raise _rate_limited("requests per minute", decision, headers)
         if endpoint.tpm_limit is not None:
             decision = await self.limiter.check_budget(
-                f"tpm:{endpoint.id}", limit=endpoint.tpm_limit, window=WINDOW
+                endpoint.tpm_bucket, limit=endpoint.tpm_limit, window=WINDOW
             )
             headers += _limit_headers(b"tokens", decision)
             if not decision.allowed:
@@ -297,7 +302,7 @@ class GatewayApp:
         finally:
             tokens = outcome.prompt_tokens + outcome.completion_tokens
             if endpoint.tpm_limit is not None and tokens:
-                await self.limiter.consume(f"tpm:{endpoint.id}", tokens, window=WINDOW)
+                await self.limiter.consume(endpoint.tpm_bucket, tokens, window=WINDOW)
 
     async def _relay_stream(
         self,

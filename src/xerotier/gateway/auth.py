@@ -9,6 +9,8 @@ serving, while a key never seen before gets 503 — never a false 401.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import ipaddress
 import logging
 import time
@@ -73,7 +75,7 @@ def database_fetcher(engine: AsyncEngine) -> Fetcher:
 
 class KeyCache:
     def __init__(self, *, pepper: bytes, fetch: Fetcher, ttl: float, max_size: int) -> None:
-        self._pepper = pepper
+        self._keyed = hmac.new(pepper, digestmod=hashlib.sha256)
         self._fetch = fetch
         self._ttl = ttl
         self._max_size = max_size
@@ -93,13 +95,19 @@ class KeyCache:
         scheme, _, value = authorization.partition(b" ")
         if scheme.lower() != b"bearer" or not value:
             raise invalid_key("Malformed Authorization header; expected 'Bearer <api key>'.")
-        try:
-            key = value.strip().decode("ascii")
-            api_keys.parse(key)
-        except (UnicodeDecodeError, api_keys.MalformedKeyError):
-            raise invalid_key("Malformed API key.") from None
-        digest = api_keys.digest(self._pepper, key)
-        record = await self._lookup(digest)
+        value = value.strip()
+        hasher = self._keyed.copy()  # HMAC already keyed with the pepper: one update per request
+        hasher.update(value)
+        digest = hasher.digest()
+        record = self._entries.get(digest)
+        if record is None or (not record.revoked and time.monotonic() - record.checked_at >= self._ttl):
+            # Not a fresh cache hit. Only a well-formed key can be in the store: check shape and
+            # checksum before any read (a cached digest proves the key passed this check before).
+            try:
+                api_keys.parse(value.decode("ascii"))
+            except (UnicodeDecodeError, api_keys.MalformedKeyError):
+                raise invalid_key("Malformed API key.") from None
+            record = await self._lookup(digest)
         if record is None:
             raise invalid_key("Unknown API key.")
         if record.revoked:

@@ -28,6 +28,12 @@ class EndpointConfig:
     tpm_limit: int | None
     active: bool
     created: int  # epoch seconds, shown as the model's `created`
+    rpm_bucket: str = ""  # rate-limit bucket names, built once per reload rather than per request
+    tpm_bucket: str = ""
+
+    def __post_init__(self) -> None:
+        self.rpm_bucket = f"rpm:{self.id}"
+        self.tpm_bucket = f"tpm:{self.id}"
 
 
 @dataclass(slots=True)
