@@ -9,4 +9,8 @@ fi
 # shellcheck disable=SC1091
 . .venv/bin/activate
 python -m pip install --quiet --upgrade pip
-python -m pip install --quiet -e ".[${XEROTIER_EXTRAS:-}]"
+if [ -n "${XEROTIER_EXTRAS:-}" ]; then
+  python -m pip install --quiet -e ".[${XEROTIER_EXTRAS}]"
+else
+  python -m pip install --quiet -e .
+fi
