@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import socket
@@ -14,6 +15,17 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
+_STARTED: list[subprocess.Popen[bytes]] = []
+
+
+def _reap() -> None:
+    """Interrupted runs (Ctrl-C, a timeout) must not leave servers behind."""
+    for proc in _STARTED:
+        if proc.poll() is None:
+            proc.kill()
+
+
+atexit.register(_reap)
 
 
 def free_port() -> int:
@@ -67,6 +79,7 @@ def start_upstream() -> Upstream:
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.support.mock_upstream", "--port", str(port)], cwd=ROOT, env=clean_env()
     )
+    _STARTED.append(proc)
     wait_http(f"http://127.0.0.1:{port}/_count", proc=proc)
     return Upstream(port, proc)
 
@@ -149,6 +162,7 @@ class Xerotier:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+        _STARTED.append(proc)
         server = Server(port, proc, log_path)
         try:
             wait_http(f"{server.url}/healthz", proc=proc)
