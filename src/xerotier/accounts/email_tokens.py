@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xerotier.accounts.models import EmailToken, TokenPurpose
@@ -72,8 +72,6 @@ async def void_all(session: AsyncSession, *, user_id: int, purpose: TokenPurpose
 
 async def peek(session: AsyncSession, *, token: str, purpose: TokenPurpose, now: datetime) -> Consumed | None:
     """Whether the token would be accepted now (nothing is consumed)."""
-    from sqlalchemy import select
-
     if not token or len(token) > 128:
         return None
     row = (

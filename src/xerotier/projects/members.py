@@ -10,6 +10,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xerotier.accounts.models import User
+from xerotier.accounts.service import normalize_email
 from xerotier.audit import store as audit
 from xerotier.audit.models import AuditAction
 from xerotier.errors import ErrorCode, NotFoundError, ValidationError, XerotierError
@@ -99,8 +100,6 @@ async def invite(
 ) -> tuple[str, User | None]:
     """Add an existing user at once, or record an invitation applied when the email registers.
     Returns ("added" | "invited" | "already", the user if one exists)."""
-    from xerotier.accounts.service import normalize_email
-
     address, member_role = normalize_email(email), _role(role)
     user = await session.scalar(select(User).where(User.email == address))
     if user is not None:

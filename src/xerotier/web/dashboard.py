@@ -17,6 +17,8 @@ from xerotier.accounts import settings_views
 from xerotier.accounts import views as auth_views
 from xerotier.accounts.throttle import Throttled
 from xerotier.errors import XerotierError
+from xerotier.projects import api as project_api
+from xerotier.projects import views as project_views
 from xerotier.web import boundary, health
 from xerotier.web.auth_state import auth_of
 
@@ -38,9 +40,6 @@ def create_dashboard(lifespan: Lifespan) -> FastAPI:
     app.include_router(auth_views.router)
     app.include_router(settings_views.pages)
     app.include_router(settings_views.api)
-    from xerotier.projects import api as project_api
-    from xerotier.projects import views as project_views
-
     app.include_router(project_views.router)
     app.include_router(project_api.router)
     app.mount("/static", StaticFiles(packages=[("xerotier.web", "static")]), name="static")
