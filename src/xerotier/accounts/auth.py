@@ -129,14 +129,16 @@ async def authenticate(
 ) -> User:
     """The user for these credentials, or :class:`InvalidCredentials` / ``Throttled``."""
     account = email.strip().lower()[:320]
-    await svc.throttle.check(Action.SIGN_IN, account=account, ip=ip)
-    try:
-        user = await find_user(session, account)
-    except ValidationError:
-        user = None
-    ok = await passwords.verify_password(user.password_hash if user else None, password[:4096])
+    async with svc.throttle.serialized(Action.SIGN_IN, account):
+        await svc.throttle.check(Action.SIGN_IN, account=account, ip=ip)
+        try:
+            user = await find_user(session, account)
+        except ValidationError:
+            user = None
+        ok = await passwords.verify_password(user.password_hash if user else None, password[:4096])
+        if not ok or user is None or not user.is_active:
+            await svc.throttle.record(Action.SIGN_IN, account=account, ip=ip)
     if not ok or user is None or not user.is_active:
-        await svc.throttle.record(Action.SIGN_IN, account=account, ip=ip)
         audit.record(
             session,
             action=AuditAction.SIGN_IN_FAILED,
@@ -226,9 +228,12 @@ async def change_password(
 ) -> None:
     # The signed-in user object comes from the middleware's transaction: change the row in this one.
     user = await session.get(User, user.id, populate_existing=True) or user
-    await svc.throttle.check(Action.SIGN_IN, account=user.email, ip=ip)
-    if not await passwords.verify_password(user.password_hash, current[:4096]):
-        await svc.throttle.record(Action.SIGN_IN, account=user.email, ip=ip)
+    async with svc.throttle.serialized(Action.SIGN_IN, user.email):
+        await svc.throttle.check(Action.SIGN_IN, account=user.email, ip=ip)
+        ok = await passwords.verify_password(user.password_hash, current[:4096])
+        if not ok:
+            await svc.throttle.record(Action.SIGN_IN, account=user.email, ip=ip)
+    if not ok:
         raise InvalidCredentials("The current password is not correct.")
     check_policy(new, user.email)
     await _set_password(session, user, new, now)
@@ -263,7 +268,9 @@ async def set_password_by_admin(
 
 
 async def first_admin_needed(session: AsyncSession) -> bool:
-    return int(await session.scalar(select(func.count()).select_from(User)) or 0) == 0
+    """No administrator yet. (Not "no user": open registration must not be able to block set-up.)"""
+    admins = await session.scalar(select(func.count()).select_from(User).where(User.role == Role.ADMIN))
+    return int(admins or 0) == 0
 
 
 async def issue_first_admin_token(session: AsyncSession, *, now: datetime) -> str:

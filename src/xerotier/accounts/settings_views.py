@@ -15,8 +15,10 @@ from xerotier.accounts.models import User, UserSession
 from xerotier.audit import store as audit
 from xerotier.audit.models import AuditAction
 from xerotier.errors import NotFoundError, ValidationError
+from xerotier.web import cookies
 from xerotier.web.auth_state import auth_of
 from xerotier.web.deps import Db, IntId, client_ip, current_user, runtime
+from xerotier.web.session_middleware import csrf_token_for
 
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/account", tags=["account"])
@@ -76,9 +78,19 @@ async def change_password(
         )
     except (auth.InvalidCredentials, ValidationError) as exc:
         return await _sessions_page(request, session, user, status=400, error=exc.message)
-    return await _sessions_page(
+    # This browser stays signed in, but under a new session id: the old one is dead everywhere.
+    now = rt.clock()
+    await sessions.revoke(session, session_id=state.session.id, user_id=user.id, now=now)
+    token, row = await sessions.create(
+        session, user=user, ip=client_ip(request), user_agent=request.headers.get("user-agent"), now=now
+    )
+    state.session = row
+    state.csrf_token = csrf_token_for(rt.secrets.csrf_key, session_token=token, presession=None)
+    response = await _sessions_page(
         request, session, user, notice="Password changed. Other sessions were signed out."
     )
+    response.headers.append("set-cookie", cookies.header(cookies.SESSION, token).decode())
+    return response
 
 
 async def _revoke(request: Request, session: AsyncSession, user: User, session_id: int) -> bool:

@@ -8,7 +8,10 @@ known email addresses are counted alike, so lockouts reveal nothing about which 
 
 from __future__ import annotations
 
+import asyncio
 import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -19,6 +22,7 @@ class Action(StrEnum):
     SIGN_IN = "sign-in"
     REGISTER = "register"
     RESET = "reset"
+    INVITE = "invite"  # invitations send mail and reveal whether an address has an account
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +36,7 @@ RULES = {
     Action.SIGN_IN: Rule(per_account=5, per_ip=30, window=15 * 60),
     Action.REGISTER: Rule(per_account=3, per_ip=10, window=60 * 60),
     Action.RESET: Rule(per_account=3, per_ip=10, window=60 * 60),
+    Action.INVITE: Rule(per_account=20, per_ip=50, window=60 * 60),  # account = the inviter
 }
 
 
@@ -48,6 +53,26 @@ class Throttled(Exception):
 class Throttle:
     def __init__(self, limiter: RateLimiter) -> None:
         self._limiter = limiter
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._holders: dict[str, int] = {}
+
+    @asynccontextmanager
+    async def serialized(self, action: Action, account: str) -> AsyncIterator[None]:
+        """Run check → verify → record for one account one attempt at a time.
+
+        Without this, N parallel guesses all pass ``check`` before the first failure is recorded
+        (verification awaits a hashing thread). Per process; a shared limiter must reserve
+        atomically instead (see docs/security.md)."""
+        key = f"{action}:{account.strip().lower()}"
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._holders[key] = self._holders.get(key, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._holders[key] -= 1
+            if not self._holders[key]:
+                del self._holders[key], self._locks[key]
 
     def _buckets(self, action: Action, account: str, ip: str | None) -> list[tuple[str, int]]:
         rule = RULES[action]

@@ -44,10 +44,16 @@ def password_changed(to: str) -> Mail:
     )
 
 
+def _subject_safe(text: str, limit: int = 60) -> str:
+    """Free text typed by users goes into subjects only printable and short."""
+    clean = "".join(ch for ch in text if ch.isprintable())
+    return clean if len(clean) <= limit else clean[: limit - 1] + "…"
+
+
 def invitation(to: str, project_name: str, inviter: str, link: str) -> Mail:
     return Mail(
         to,
-        f"You were invited to {project_name} on Xerotier",
+        f"You were invited to {_subject_safe(project_name)} on Xerotier",
         f"{inviter} invited you to the project {project_name!r}. Create an account with this "
         f"email address to join:\n\n{link}{SIGNATURE}",
     )
@@ -56,6 +62,6 @@ def invitation(to: str, project_name: str, inviter: str, link: str) -> Mail:
 def added_to_project(to: str, project_name: str, inviter: str, link: str) -> Mail:
     return Mail(
         to,
-        f"You were added to {project_name} on Xerotier",
+        f"You were added to {_subject_safe(project_name)} on Xerotier",
         f"{inviter} added you to the project {project_name!r}:\n\n{link}{SIGNATURE}",
     )

@@ -17,6 +17,7 @@ from starlette.requests import Request
 
 from xerotier.accounts.models import User
 from xerotier.accounts.service import normalize_email
+from xerotier.accounts.throttle import Action
 from xerotier.audit import store as audit
 from xerotier.audit.models import AuditAction
 from xerotier.errors import NotFoundError, ValidationError
@@ -25,7 +26,7 @@ from xerotier.projects import keys, members, service, validation
 from xerotier.projects.access import actor, key_in, now
 from xerotier.projects.members import Membership
 from xerotier.projects.models import ApiKey, Endpoint, ProjectInvitation
-from xerotier.web.deps import runtime
+from xerotier.web.deps import client_ip, runtime
 
 NEVER = "never"
 MAX_CIDR_TEXT = 8000
@@ -165,6 +166,9 @@ async def invite(
     request: Request, session: AsyncSession, owner: Membership, user: User, *, email: str, role: str
 ) -> InviteResult:
     address = normalize_email(email)
+    throttle = runtime(request).accounts.throttle
+    await throttle.check(Action.INVITE, account=user.email, ip=client_ip(request))
+    await throttle.record(Action.INVITE, account=user.email, ip=client_ip(request))
     outcome, _existing = await members.invite(
         session,
         project=owner.project,

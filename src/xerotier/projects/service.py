@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from enum import Enum
 from typing import Final
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -182,6 +183,12 @@ async def set_endpoint_active(
     return endpoint
 
 
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    default = 443 if parts.scheme == "https" else 80
+    return parts.scheme, (parts.hostname or "").lower(), parts.port or default
+
+
 async def update_endpoint(
     session: AsyncSession,
     *,
@@ -211,6 +218,18 @@ async def update_endpoint(
     if tpm_limit is not KEEP:
         values["tpm_limit"] = _bounded_limit(tpm_limit, what="tpm")
     details: dict[str, object] = {}
+    if (
+        "upstream_url" in values
+        and upstream_key is KEEP
+        and endpoint.upstream_key_encrypted is not None
+        and _origin(str(values["upstream_url"])) != _origin(endpoint.upstream_url)
+    ):
+        # The stored key was entered for one server; never hand it to another. (An owner could
+        # otherwise read a write-only key by pointing the endpoint at a host they control.)
+        raise ValidationError(
+            "Changing the upstream host needs the upstream API key again: enter it, or clear it.",
+            param="upstream_key",
+        )
     if upstream_key is not KEEP:
         secret = _upstream_key(upstream_key)
         values["upstream_key_encrypted"] = (

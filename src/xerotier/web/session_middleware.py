@@ -70,6 +70,8 @@ class SessionMiddleware:
                 state.cookies.append(cookies.clear(cookies.SESSION))
             else:
                 state.user, state.session = active.user, active.session
+        elif cookies.present(raw_cookie, cookies.SESSION):
+            state.cookies.append(cookies.clear(cookies.SESSION))  # malformed: drop it
         presession = jar.get(cookies.PRESESSION)
         if token is None and not presession:
             presession = new_token()

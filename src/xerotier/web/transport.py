@@ -10,6 +10,7 @@ direct peer is a configured proxy.
 from __future__ import annotations
 
 import ipaddress
+import secrets
 from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -105,6 +106,7 @@ async def _refuse_plain_http(scope: Scope, send: Send) -> None:
                 (b"content-type", content_type),
                 (b"content-length", str(len(body)).encode()),
                 (b"cache-control", b"no-store"),
+                (b"x-request-id", ("req_" + secrets.token_hex(12)).encode()),
             ],
         }
     )

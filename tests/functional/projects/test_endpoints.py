@@ -36,16 +36,30 @@ async def test_owner_creates_and_edits_an_endpoint_on_the_page(harness: Harness)
     edit = await owner.get(f"/projects/{pid}/endpoints/chat")
     assert edit.status_code == 200
     assert "Upstream API key: set" in edit.text and SECRET not in edit.text
-    saved = await owner.post(
+    # A new host with the stored key kept is refused: the key would be sent to a server it was not
+    # entered for (an owner could read a write-only key that way).
+    refused = await owner.post(
         f"/projects/{pid}/endpoints/chat",
         {"upstream_url": "https://models.example.com/v1/", "upstream_model": "", "rpm": "", "tpm": "5000"},
     )
+    assert refused.status_code == 400 and "upstream API key again" in refused.text
+    assert (await _endpoint(harness)).upstream_url == stored.upstream_url
+    saved = await owner.post(
+        f"/projects/{pid}/endpoints/chat",
+        {"upstream_url": stored.upstream_url + "/", "upstream_model": "", "rpm": "", "tpm": "5000"},
+    )
     assert saved.status_code == 303
     stored_after = await _endpoint(harness)
-    assert stored_after.upstream_url == "https://models.example.com/v1"
+    assert stored_after.upstream_url == stored.upstream_url
     assert stored_after.upstream_model is None and stored_after.rpm_limit is None
     assert stored_after.tpm_limit == 5000
     assert stored_after.upstream_key_encrypted == stored.upstream_key_encrypted  # empty field: kept
+    moved = await owner.post(
+        f"/projects/{pid}/endpoints/chat",
+        {"upstream_url": "https://models.example.com/v1", "upstream_key": "sk-new-host-key-000"},
+    )
+    assert moved.status_code == 303
+    assert (await _endpoint(harness)).upstream_url == "https://models.example.com/v1"
 
     cleared = await owner.post(
         f"/projects/{pid}/endpoints/chat",
@@ -59,8 +73,9 @@ async def test_owner_creates_and_edits_an_endpoint_on_the_page(harness: Harness)
         rows = (
             await session.scalars(select(AuditEvent).where(AuditEvent.action == AuditAction.ENDPOINT_UPDATE))
         ).all()
-    assert len(rows) == 2
-    assert '"upstream_key":"cleared"' in (rows[1].details or "")
+    assert len(rows) == 3
+    assert '"upstream_key":"set"' in (rows[1].details or "")
+    assert '"upstream_key":"cleared"' in (rows[2].details or "")
     assert all(SECRET not in (r.details or "") for r in rows)
 
 

@@ -176,3 +176,18 @@ async def test_bad_member_inputs_change_nothing(harness: Harness) -> None:
     assert await harness.count(ProjectInvitation) == 0
     assert len(await _roles(harness)) == 1
     assert harness.mail.sent == [] or all("invited" not in m.subject for m in harness.mail.sent)
+
+
+async def test_invitations_are_throttled_per_inviter(harness: Harness) -> None:
+    """Invites send mail and reveal whether an address has an account: 20 an hour per inviter."""
+    owner = await harness.signed_in("owner@example.com")
+    pid = await harness.project(owner)
+    statuses = []
+    for n in range(21):
+        response = await owner.api(
+            "POST", f"/api/projects/{pid}/members", {"email": f"someone{n}@example.com", "role": "member"}
+        )
+        statuses.append(response.status_code)
+    assert statuses[:20] == [201] * 20
+    assert statuses[20] == 429
+    assert await harness.count(ProjectInvitation) == 20

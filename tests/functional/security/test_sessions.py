@@ -151,13 +151,19 @@ async def test_a_password_change_ends_every_other_session_and_keeps_this_one(das
     assert wrong.status_code == 400
     assert await laptop.is_signed_in() and await phone.is_signed_in()
 
+    before = current.session_cookie
     response = await current.submit(
         "/account/password", {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
     )
     assert response.status_code == 200, response.text
     assert "Other sessions were signed out" in response.text
 
+    # This browser stays signed in under a new session id; the old id is dead.
+    assert current.session_cookie and current.session_cookie != before
     assert await current.is_signed_in()
+    stale = await dashboard.browser()
+    stale.set_cookie(cookies.SESSION, before or "")
+    assert not await stale.is_signed_in()
     assert not await laptop.is_signed_in()
     assert not await phone.is_signed_in()
     assert await bystander.is_signed_in()

@@ -3,6 +3,7 @@ cookies, and temporary."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import httpx
@@ -155,3 +156,19 @@ async def test_password_reset_requests_are_throttled_per_address_and_per_ip(dash
             await browser.submit("/auth/forgot-password", {"email": f"n{i}@example.com"})
         ).status_code == 200
     assert_throttled(await browser.submit("/auth/forgot-password", {"email": "bob@example.com"}))
+
+
+async def test_parallel_guesses_cannot_outrun_the_account_lockout(dashboard: Dashboard) -> None:
+    """Ten guesses at once: the first five are counted before the sixth is checked."""
+    await dashboard.create_user("target@example.com")
+    browsers = [await dashboard.browser(ip=f"198.51.100.{n}") for n in range(10)]
+    for browser in browsers:
+        await browser.load_token()
+    results = await asyncio.gather(
+        *(
+            browser.submit("/auth/login", {"email": "target@example.com", "password": "wrong guess number x"})
+            for browser in browsers
+        )
+    )
+    statuses = sorted(r.status_code for r in results)
+    assert statuses == [401] * 5 + [429] * 5, statuses

@@ -186,9 +186,9 @@ async def test_the_first_run_link_works_once(dashboard: Dashboard) -> None:
     assert await dashboard.count("users") == 1
 
 
-async def test_the_first_run_link_is_refused_once_a_user_exists(dashboard: Dashboard) -> None:
+async def test_the_first_run_link_is_refused_once_an_administrator_exists(dashboard: Dashboard) -> None:
     token = await first_admin_token(dashboard)  # issued while the database was empty
-    await dashboard.create_user("early@example.com", password=None)
+    await dashboard.create_user("early@example.com", password=None, admin=True)
     browser = await dashboard.browser()
     await browser.load_token()
     response = await browser.submit(
@@ -215,3 +215,16 @@ async def test_first_run_links_are_single_use_under_concurrency(dashboard: Dashb
     )
     assert sorted(r.status_code for r in results) == [303, 400]
     assert await dashboard.count("users") == 1
+
+
+async def test_open_registration_cannot_block_the_first_run_link(dashboard: Dashboard) -> None:
+    token = await first_admin_token(dashboard)
+    await dashboard.create_user("squatter@example.com", password=None)  # registered first, not an admin
+    browser = await dashboard.browser()
+    await browser.load_token()
+    response = await browser.submit(
+        "/auth/setup", {"token": token, "email": "admin@example.com", "password": NEW_PASSWORD}
+    )
+    assert response.status_code == 303
+    admin = await dashboard.user("admin@example.com")
+    assert admin.is_admin and admin.is_verified
