@@ -5,7 +5,8 @@ Behaviour is chosen by the request's ``model`` (which the gateway sets from the 
   - ``mock-paced-<seconds>``: stream 5 content chunks with that pause between them;
   - ``mock-hang``: never answer (for timeouts);
   - ``mock-500`` / ``mock-401``: answer that status;
-  - ``mock-break``: start a stream, then drop the connection.
+  - ``mock-break``: start a stream, then drop the connection;
+  - ``mock-redirect``: answer 302 to ``/_secret`` (a stand-in for a cloud metadata service).
 ``GET /_last`` returns the last request (path, headers, JSON body); ``GET /_count`` the count.
 
 Run: python -m tests.support.mock_upstream --port 9001
@@ -127,6 +128,9 @@ async def app(scope: Any, receive: Any, send: Any) -> None:
     if path == "/_last":
         await _json(send, 200, STATE["last"])
         return
+    if path == "/_secret":
+        await _json(send, 200, {"secret": "instance-credentials"})
+        return
     if path == "/_count":
         await _json(send, 200, {"count": STATE["count"]})
         return
@@ -145,6 +149,16 @@ async def app(scope: Any, receive: Any, send: Any) -> None:
     model = str(body.get("model", "mock"))
     if model == "mock-hang":
         await asyncio.sleep(3600)
+    if model == "mock-redirect":
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 302,
+                "headers": [(b"location", b"/_secret"), (b"content-length", b"0")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b""})
+        return
     if model == "mock-500":
         await _json(send, 500, {"error": {"message": "mock failure", "type": "server_error"}})
         return

@@ -8,12 +8,14 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from xerotier.errors import ValidationError
+from xerotier.gateway.egress import DEFAULT_DENIED, parse_networks, url_denied
 from xerotier.security.api_keys import SLUG_RE
 
 _DURATION_RE = re.compile(r"([0-9]{1,10})([smhdw])")  # ASCII digits only; use fullmatch
 MAX_DURATION = timedelta(days=36500)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 MAX_CIDRS = 100
+DEFAULT_DENIED_NETWORKS = parse_networks(DEFAULT_DENIED)
 
 
 def slug(value: str, *, what: str = "slug") -> str:
@@ -44,6 +46,11 @@ def upstream_url(value: str) -> str:
         raise error from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise error
+    if url_denied(value, DEFAULT_DENIED_NETWORKS):
+        raise ValidationError(
+            "upstream address not allowed: link-local and cloud-metadata addresses are refused",
+            param="upstream_url",
+        )
     if "?" in value or "#" in value or parts.username or parts.password:
         raise ValidationError(
             "upstream URL must not carry a query, fragment or credentials", param="upstream_url"
