@@ -116,6 +116,43 @@ def wait_healthy(service: Service, url: str, timeout: float = 30.0) -> float:
     raise TimeoutError(f"{service.name} was not healthy at {url} within {timeout} s:\n{service.log_tail()}")
 
 
+def worker_pids(pid: int, expected: int, timeout: float = 20.0) -> list[int]:
+    """The server processes of a ``serve --workers N`` supervisor: its children, minus
+    multiprocessing's resource tracker. With one worker uvicorn serves in ``pid`` itself."""
+    if expected <= 1:
+        return [pid]
+    deadline = time.monotonic() + timeout
+    while True:
+        found = []
+        for child in _children_of(pid):
+            try:
+                cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"resource_tracker" not in cmdline:
+                found.append(child)
+        if len(found) >= expected or time.monotonic() > deadline:
+            return sorted(found)
+        time.sleep(0.1)
+
+
+def descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it (workers of a supervising server)."""
+    found = [pid]
+    for child in _children_of(pid):
+        found += descendants(child)
+    return found
+
+
+def _children_of(pid: int) -> list[int]:
+    children: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError):
+                children += [int(c) for c in (task / "children").read_text().split()]
+    return children
+
+
 def memory_mb(pid: int) -> tuple[float, float]:
     """(current RSS, peak RSS) in MB from /proc/<pid>/status."""
     fields: dict[str, float] = {}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import re
 import signal
@@ -25,6 +26,8 @@ from bench.cpu import wait_quiet
 from bench.procs import Service, memory_mb, priority
 from bench.stack import Stack, start
 
+SOAK_SLICE = 15  # seconds of load between two RSS samples
+WARMUP_CONNECTIONS = 8
 STREAM_COUNT = 20
 STREAM_PACE = 0.2  # seconds, as in provision.PACED_MODEL
 STREAM_CHUNKS = 6  # the mock's 5 content events, then one write with the final events
@@ -72,17 +75,21 @@ def usage(stack: Stack) -> dict[str, Any]:
     time.sleep(2.0)  # usage is flushed every 0.5 s
     recorded = provision.usage_requests(stack.env)
     stack.gateway_service.stop()  # SIGTERM: the recorder drains before the process exits
-    drained = _DRAINED.search(stack.gateway_service.log_path.read_text(errors="replace"))
+    drained = _DRAINED.findall(stack.gateway_service.log_path.read_text(errors="replace"))  # per worker
+    # Independent of logging (spawned workers do not log at INFO): rows after the graceful stop.
+    after_stop = provision.usage_requests(stack.env)
     return {
         "usage": {
             "responses_2xx": tally.ok,
             "responses_other": tally.not_ok,
             "socket_errors": tally.socket_errors,
             "recorded": recorded,
-            "shutdown_written": int(drained.group(1)) if drained else None,
-            "shutdown_dropped": int(drained.group(2)) if drained else None,
+            "recorded_after_shutdown": after_stop,
+            "shutdown_written": sum(int(w) for w, _ in drained) if drained else None,
+            "shutdown_dropped": sum(int(d) for _, d in drained) if drained else None,
+            "shutdown_drains": len(drained),
         },
-        "usage_exact": recorded == tally.ok,
+        "usage_exact": recorded == tally.ok == after_stop,
     }
 
 
@@ -104,6 +111,7 @@ def bench(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
     seconds, rounds, warmup = (3, 3, 1) if args.quick else (10, 5, 2)
     result: dict[str, Any] = {
         "database": args.database,
+        "workers": args.workers,
         "quick": args.quick,
         "seconds_per_measurement": seconds,
         "nice": os.getpriority(os.PRIO_PROCESS, 0),
@@ -112,9 +120,10 @@ def bench(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
     result["code"] = info.code(args.commit)
     log(f"gateway ready in {stack.ready_s:.2f} s")
     log(f"load: warm-up {warmup} s each, then {rounds} interleaved rounds at 1 and at 32 connections")
-    targets = [stack.upstream, stack.relay, stack.gateway]
+    targets = [stack.upstream, stack.relay, *stack.variants, stack.gateway]
     result |= load.measure(targets, seconds=seconds, rounds=rounds, warmup=warmup, pids=stack.pids)
-    rss_mb, peak_mb = memory_mb(stack.gateway_service.pid)
+    memory = [memory_mb(pid) for pid in stack.gateway_pids]
+    rss_mb, peak_mb = max(m[0] for m in memory), max(m[1] for m in memory)  # per serving process
     log("streaming: time to first byte and chunk spacing")
     result |= streaming(stack)
     log("usage: records against responses, then a graceful shutdown")
@@ -128,11 +137,61 @@ def bench(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
         "relay_added_p99_ms": round(relay["p99_ms_1"] - up["p99_ms_1"], 3),
         "rss_mb": round(rss_mb, 1),
         "rss_peak_mb": round(peak_mb, 1),
+        "rss_mb_all_workers": round(sum(m[0] for m in memory), 1),
         "ready_s": round(stack.ready_s, 3),
     }
+    for variant in stack.variants:
+        result[f"ratio_{variant.name.replace('-', '_')}_vs_relay"] = round(
+            result[variant.name]["rps_32"] / relay["rps_32"], 3
+        )
     result["machine"]["loadavg_at_end"] = info.loadavg()
     result["targets_met"] = checks(result)
     return result
+
+
+def soak(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
+    """Constant load on the gateway for ``args.soak`` seconds; its RSS sampled every slice."""
+    result: dict[str, Any] = {"database": args.database, "workers": args.workers, "nice": args.nice}
+    result["machine"] = info.machine()
+    result["code"] = info.code(args.commit)
+    target = stack.gateway
+    target.wrk(WARMUP_CONNECTIONS, 2)
+    samples = [_rss_total(stack)]  # after the warm-up
+    log(f"soak: {args.soak} s at {args.soak_connections} connections, RSS every {SOAK_SLICE} s")
+    requests = 0
+    deadline = time.monotonic() + args.soak
+    while time.monotonic() < deadline:
+        seconds = max(1, min(SOAK_SLICE, round(deadline - time.monotonic())))
+        requests += target.wrk(args.soak_connections, seconds).requests
+        samples.append(_rss_total(stack))
+        log(f"soak: {requests} requests, RSS {samples[-1]:.1f} MB")
+    start_mb, end_mb = samples[1], samples[-1]  # from the end of the first loaded slice
+    # The rate limiter holds one timestamp per request of the last 60 s, so RSS rises by design
+    # until its window is full; drift after that is what would be a leak.
+    settled = min(len(samples) - 1, math.ceil(60 / SOAK_SLICE) + 1)
+    result["soak"] = {
+        "seconds": args.soak,
+        "connections": args.soak_connections,
+        "requests": requests,
+        "rps": round(requests / args.soak, 1),
+        "rss_mb_after_warmup": round(samples[0], 1),
+        "rss_mb_start": round(start_mb, 1),
+        "rss_mb_end": round(end_mb, 1),
+        "rss_mb_max": round(max(samples), 1),
+        "drift_mb": round(end_mb - start_mb, 1),
+        "drift_pct": round(100 * (end_mb - start_mb) / start_mb, 2),
+        "rss_mb_window_full": round(samples[settled], 1),
+        "drift_after_window_mb": round(end_mb - samples[settled], 1),
+        "drift_after_window_pct": round(100 * (end_mb - samples[settled]) / samples[settled], 2),
+        "rss_mb_samples": [round(x, 1) for x in samples],
+    }
+    log("usage: records against responses, then a graceful shutdown")
+    result |= usage(stack)
+    return result
+
+
+def _rss_total(stack: Stack) -> float:
+    return sum(memory_mb(pid)[0] for pid in stack.gateway_pids)
 
 
 def _terminate(signum: int, _frame: object) -> NoReturn:
@@ -156,7 +215,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 if args.database == "postgres":
                     pg_name, database_url = provision.create_postgres(args.pg_admin_url)
                     log(f"created database {pg_name}")
-                return bench(args, start(args.database, database_url, code_path, Path(tmp), services))
+                variants = tuple(v for v in args.variants.split(",") if v)
+                stack = start(
+                    args.database, database_url, code_path, Path(tmp), services, args.workers, variants
+                )
+                return soak(args, stack) if args.soak else bench(args, stack)
             except Exception:
                 for service in services:
                     log(f"{service.name} log (tail):\n{service.log_tail()}")
@@ -188,6 +251,20 @@ def main() -> None:
         default=0,
         help="run everything at this nice value; -10 (as root) shields the figures from busy neighbours",
     )
+    parser.add_argument("--workers", type=int, default=1, help="gateway worker processes (serve --workers)")
+    parser.add_argument(
+        "--soak",
+        type=int,
+        default=0,
+        metavar="SECONDS",
+        help="instead of the measurements: constant load for SECONDS, RSS sampled every 15 s",
+    )
+    parser.add_argument(
+        "--variants",
+        default="",
+        help="relay variants to measure too, comma-separated: granian (server swapped), httpx (client)",
+    )
+    parser.add_argument("--soak-connections", type=int, default=8, help="connections during --soak")
     parser.add_argument(
         "--ref", help="measure src/ of this git commit (e.g. HEAD) instead of the working tree"
     )

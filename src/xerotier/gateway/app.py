@@ -48,6 +48,10 @@ _OPERATIONS: dict[str, tuple[str, str, str, bool]] = {
     "models": ("GET", "models", "", False),
 }
 _JSON = b"application/json"
+_REMAINING_REQUESTS = b"x-ratelimit-remaining-requests"
+_REMAINING_TOKENS = b"x-ratelimit-remaining-tokens"
+_RESET_REQUESTS = (b"x-ratelimit-reset-requests", b"0.000s")  # when allowed, retry_after is 0
+_RESET_TOKENS = (b"x-ratelimit-reset-tokens", b"0.000s")
 _SSE_HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-cache"),
@@ -201,14 +205,16 @@ class GatewayApp:
         headers: list[tuple[bytes, bytes]] = []
         if endpoint.rpm_limit is not None:
             decision = await self.limiter.hit(endpoint.rpm_bucket, limit=endpoint.rpm_limit, window=WINDOW)
-            headers += _limit_headers(b"requests", decision)
+            headers += _limit_headers(
+                endpoint.rpm_limit_header, _REMAINING_REQUESTS, _RESET_REQUESTS, decision
+            )
             if not decision.allowed:
                 raise _rate_limited("requests per minute", decision, headers)
         if endpoint.tpm_limit is not None:
             decision = await self.limiter.check_budget(
                 endpoint.tpm_bucket, limit=endpoint.tpm_limit, window=WINDOW
             )
-            headers += _limit_headers(b"tokens", decision)
+            headers += _limit_headers(endpoint.tpm_limit_header, _REMAINING_TOKENS, _RESET_TOKENS, decision)
             if not decision.allowed:
                 raise _rate_limited("tokens per minute", decision, headers)
         return headers
@@ -257,9 +263,7 @@ class GatewayApp:
     ) -> None:
         body = await _read_body(receive, headers.get(b"content-length"), self.max_body_bytes)
         payload, stream, injected_usage = _prepare(body, headers.get(b"content-type"), endpoint, route[3])
-        upstream_headers = {"Content-Type": "application/json", "X-Request-ID": rid.decode()}
-        if endpoint.upstream_authorization is not None:
-            upstream_headers["Authorization"] = endpoint.upstream_authorization.decode()
+        upstream_headers = {**endpoint.upstream_headers, "X-Request-ID": rid.decode()}
         if self.http is None:
             raise RuntimeError("upstream client not started")
         started = time.perf_counter()
@@ -275,7 +279,9 @@ class GatewayApp:
                     )
                 else:
                     data = await resp.read()
-                    status, data = _upstream_answer(resp.status, resp.content_type, data)
+                    status = resp.status
+                    if not 200 <= status < 300:  # parse the content type only when it matters
+                        status, data = _upstream_answer(status, resp.content_type, data)
                     if status == 200:
                         outcome.prompt_tokens, outcome.completion_tokens = usage_from_body(data)
                     else:
@@ -410,12 +416,13 @@ def _headers(scope: Scope) -> dict[bytes, bytes]:
     return wanted
 
 
-def _limit_headers(kind: bytes, decision: Decision) -> list[tuple[bytes, bytes]]:
-    return [
-        (b"x-ratelimit-limit-" + kind, str(decision.limit).encode()),
-        (b"x-ratelimit-remaining-" + kind, str(decision.remaining).encode()),
-        (b"x-ratelimit-reset-" + kind, f"{decision.retry_after:.3f}s".encode()),
-    ]
+def _limit_headers(
+    limit: tuple[bytes, bytes], remaining: bytes, reset: tuple[bytes, bytes], decision: Decision
+) -> tuple[tuple[bytes, bytes], ...]:
+    """The limit and (while nothing waits) the reset header are constant: only `remaining` is formatted."""
+    if decision.retry_after:
+        reset = (reset[0], b"%.3fs" % decision.retry_after)
+    return (limit, (remaining, b"%d" % decision.remaining), reset)
 
 
 def _rate_limited(what: str, decision: Decision, headers: list[tuple[bytes, bytes]]) -> GatewayError:

@@ -28,12 +28,22 @@ class EndpointConfig:
     tpm_limit: int | None
     active: bool
     created: int  # epoch seconds, shown as the model's `created`
-    rpm_bucket: str = ""  # rate-limit bucket names, built once per reload rather than per request
+    # Built once per reload rather than per request: rate-limit bucket names, the constant
+    # x-ratelimit-limit-* response headers and the headers sent upstream (minus the request id).
+    rpm_bucket: str = ""
     tpm_bucket: str = ""
+    rpm_limit_header: tuple[bytes, bytes] = (b"", b"")
+    tpm_limit_header: tuple[bytes, bytes] = (b"", b"")
+    upstream_headers: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.rpm_bucket = f"rpm:{self.id}"
         self.tpm_bucket = f"tpm:{self.id}"
+        self.rpm_limit_header = (b"x-ratelimit-limit-requests", b"%d" % (self.rpm_limit or 0))
+        self.tpm_limit_header = (b"x-ratelimit-limit-tokens", b"%d" % (self.tpm_limit or 0))
+        self.upstream_headers = {"Content-Type": "application/json"}
+        if self.upstream_authorization is not None:
+            self.upstream_headers["Authorization"] = self.upstream_authorization.decode()
 
 
 @dataclass(slots=True)

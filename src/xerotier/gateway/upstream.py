@@ -20,6 +20,9 @@ def create_session(*, pool_size: int, connect_timeout: float, read_timeout: floa
         auto_decompress=False,  # relay bytes as they are
         skip_auto_headers=("User-Agent", "Accept-Encoding"),  # identity: bytes relay verbatim
         raise_for_status=False,
+        # A relay keeps no cookies: upstream Set-Cookie headers must not leak between tenants, and
+        # an empty dummy jar skips the per-request cookie filtering and storing.
+        cookie_jar=aiohttp.DummyCookieJar(),
     )
 
 

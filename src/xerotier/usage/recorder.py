@@ -1,9 +1,10 @@
 """Usage recording off the hot path.
 
 Requests append a record to an in-memory list (no I/O, no lock: one event loop). A background
-task writes batches with one multi-row INSERT and, per batch, one ``last_used_at`` update per key
-— never a write per request. ``close()`` drains everything, so a graceful shutdown (SIGTERM)
-loses nothing. If the database is away, records are kept and retried, up to ``max_pending``.
+task writes batches with one ``executemany`` INSERT (SQLite) or one binary COPY (PostgreSQL)
+and, per batch, one ``last_used_at`` update per key — never a write per request. ``close()``
+drains everything, so a graceful shutdown (SIGTERM) loses nothing. If the database is away,
+records are kept and retried, up to ``max_pending``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -85,8 +87,28 @@ def _driver_insert(dialect: Dialect) -> tuple[str, Callable[[float], object]]:
         raise RuntimeError(f"unsupported parameter style {dialect.paramstyle}")
     sql = f"INSERT INTO usage_events ({', '.join(_COLUMNS)}) VALUES ({', '.join(marks)})"  # noqa: S608
     if dialect.name == "sqlite":
-        return sql, lambda t: datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return sql, _sqlite_stamper()
     return sql, lambda t: datetime.fromtimestamp(t, UTC).replace(tzinfo=None)
+
+
+def _sqlite_stamper() -> Callable[[float], str]:
+    """``datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")``, formatting the date and
+    time only when the second changes: a batch's rows fall within a second or two, and the full
+    formatting was the costliest part of a flush on the event loop (see docs/performance.md)."""
+    last_second = -1
+    prefix = ""
+
+    def stamp(t: float) -> str:
+        nonlocal last_second, prefix
+        second = int(t)
+        micros = round((t - second) * 1e6)  # rounded half to even, as datetime does
+        if micros >= 1_000_000:
+            second, micros = second + 1, micros - 1_000_000
+        if second != last_second:
+            last_second, prefix = second, time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(second))
+        return f"{prefix}.{micros:06d}"
+
+    return stamp
 
 
 class UsageRecorder:
@@ -171,14 +193,22 @@ class UsageRecorder:
                 )
                 for r in batch
             ]
-            await conn.exec_driver_sql(self._insert, rows)
-            await conn.execute(
-                _LAST_USED,
-                [
-                    {"key_id": k, "used_at": datetime.fromtimestamp(t, UTC), "used_ip": ip}
-                    for k, (t, ip) in last_used.items()
-                ],
-            )
+            last_used_rows = [
+                {"key_id": k, "used_at": datetime.fromtimestamp(t, UTC), "used_ip": ip}
+                for k, (t, ip) in last_used.items()
+            ]
+            if conn.dialect.name == "postgresql":
+                # Binary COPY on the same asyncpg connection, inside this transaction (the update
+                # runs first, which starts it): a third of executemany's event-loop CPU per row and
+                # less than half the server's (docs/performance.md, "Usage writes").
+                await conn.execute(_LAST_USED, last_used_rows)
+                driver = (await conn.get_raw_connection()).driver_connection
+                if driver is None:
+                    raise RuntimeError("no driver connection for the usage COPY")
+                await driver.copy_records_to_table("usage_events", records=rows, columns=_COLUMNS)
+            else:
+                await conn.exec_driver_sql(self._insert, rows)
+                await conn.execute(_LAST_USED, last_used_rows)
 
     async def close(self, *, attempts: int = 5) -> None:
         """Stop the loop and drain; retried a few times so a blip at shutdown loses nothing."""
