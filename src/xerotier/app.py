@@ -18,6 +18,7 @@ from xerotier.accounts.throttle import Throttle
 from xerotier.clock import Clock, utcnow
 from xerotier.db import create_engine, session_factory
 from xerotier.errors import ConfigurationError
+from xerotier.gateway import egress
 from xerotier.gateway.app import GatewayApp
 from xerotier.gateway.auth import KeyCache, database_fetcher
 from xerotier.gateway.upstream import create_session
@@ -90,6 +91,7 @@ def create_app(
         engine=engine, flush_interval=settings.usage_flush_interval, batch_size=settings.usage_batch_size
     )
 
+    denied_networks = egress.parse_networks(settings.upstream_denied_networks)
     outbox = Outbox(transport or mail_transport(settings))
     limiter = MemoryRateLimiter()
     # The throttle runs on the injected clock, so lockouts can be shown to lift in tests.
@@ -105,6 +107,7 @@ def create_app(
             pool_size=settings.upstream_pool_size,
             connect_timeout=settings.upstream_connect_timeout,
             read_timeout=settings.upstream_read_timeout,
+            denied_networks=denied_networks,
         )
         recorder.start()
         watcher.start()
@@ -150,6 +153,7 @@ def create_app(
         recorder=recorder,
         http=None,
         max_body_bytes=settings.max_body_bytes,
+        max_upstream_body_bytes=settings.max_upstream_body_bytes,
     )
     watcher = ChangeWatcher(
         engine=engine,
@@ -157,6 +161,7 @@ def create_app(
         key_ring=server_secrets.key_ring,
         interval=settings.change_poll_interval,
         on_routing=gateway.set_routing,
+        denied_networks=denied_networks,
     )
 
     async def force_refresh() -> None:

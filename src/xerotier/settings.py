@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     upstream_connect_timeout: float = 10.0
     upstream_read_timeout: float = 300.0
     upstream_pool_size: int = 256
+    # Never connect here (SSRF guard): link-local / cloud metadata by default. Comma-separated CIDRs.
+    upstream_denied_networks: str = "169.254.0.0/16,fe80::/10,fd00:ec2::254/128"
+    max_upstream_body_bytes: int = 64 * 1024 * 1024
 
     # Caches and background tasks
     key_cache_ttl: float = 60.0

@@ -105,6 +105,7 @@ def stack(
         "broken": ["--upstream-url", up, "--upstream-model", "mock-500"],
         "badcreds": ["--upstream-url", up, "--upstream-model", "mock-401"],
         "breaks": ["--upstream-url", up, "--upstream-model", "mock-break"],
+        "redirects": ["--upstream-url", up, "--upstream-model", "mock-redirect"],
         "inactive": ["--upstream-url", up],
     }
     for slug, args in endpoints.items():

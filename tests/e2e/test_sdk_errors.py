@@ -146,3 +146,29 @@ def test_upstream_breaking_mid_stream(stack: Stack) -> None:
         for _ in stream:
             pass
     assert _chat(stack) is not None
+
+
+def test_upstream_redirects_are_not_followed(stack: Stack) -> None:
+    """An endpoint owner must not turn the gateway into a proxy to what only it can reach
+    (e.g. a cloud metadata service) by answering with a redirect."""
+    with pytest.raises(openai.InternalServerError) as info:
+        _chat(stack, endpoint="redirects")
+    assert info.value.status_code == 502
+    assert _error(info.value)["code"] == "upstream_error"
+    assert "instance-credentials" not in info.value.response.text
+
+
+def test_endpoints_pointing_at_metadata_addresses_are_refused(stack: Stack) -> None:
+    result = stack.xt.cli(
+        "endpoints",
+        "create",
+        "--project",
+        "alpha",
+        "--slug",
+        "meta",
+        "--upstream-url",
+        "http://169.254.169.254/latest",
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "not allowed" in result.stderr

@@ -80,3 +80,18 @@ def test_sigterm_right_after_last_response_loses_nothing(stack: Stack) -> None:
     assert len(statuses) == N_CHAT + N_STREAM + N_MISSING
     assert "usage drained: 200 records written, 0 dropped" in server.log()
     _check_totals(_usage(stack, "usage-sigterm"))
+
+
+def test_two_workers_each_drain_on_sigterm(stack: Stack) -> None:
+    key = stack.create_key("alpha", "usage-workers")
+    server = stack.xt.serve(workers=2, env={"XEROTIER_USAGE_FLUSH_INTERVAL": "600"})
+    try:
+        statuses = asyncio.run(_fire(server.url, stack.alpha, key))
+        server.proc.send_signal(signal.SIGTERM)
+        assert server.proc.wait(30) == 0, server.log()
+    finally:
+        server.stop(signal.SIGKILL)
+    assert len(statuses) == N_CHAT + N_STREAM + N_MISSING
+    drained = server.log().count("usage drained:")
+    assert drained == 2, server.log()  # both workers' logs reach the output, both drained
+    _check_totals(_usage(stack, "usage-workers"))

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import logging.config
 import os
 import signal
 import sys
 from types import FrameType
+from typing import Any
 
 import click
 import uvicorn
@@ -16,6 +18,15 @@ from xerotier.clock import utcnow
 from xerotier.db import create_engine, session_factory
 from xerotier.errors import ConfigurationError
 from xerotier.settings import Settings
+
+LOGGING: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["stderr"], "level": "INFO"},
+    "loggers": {"alembic": {"level": "WARNING"}, "uvicorn.access": {"level": "WARNING"}},
+}
 
 
 @click.command()
@@ -40,8 +51,7 @@ def serve(
     """Serve the inference API and the dashboard."""
     if (tls_cert is None) != (tls_key is None):
         fail("--tls-cert and --tls-key go together")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.config.dictConfig(LOGGING)
     settings = Settings()
     try:
         settings.resolve_secret_key()  # fail fast, and create the development key once, before forking
@@ -82,7 +92,7 @@ def serve(
         lifespan="on",
         access_log=False,
         timeout_graceful_shutdown=settings.shutdown_timeout,
-        log_config=None,
+        log_config=LOGGING,  # applied in every worker process too
         server_header=False,
         # Forwarded headers are handled by TransportMiddleware, for XEROTIER_TRUSTED_PROXIES only;
         # uvicorn's own handling would trust 127.0.0.1 by default.

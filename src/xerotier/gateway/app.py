@@ -84,6 +84,7 @@ class GatewayApp:
         recorder: UsageRecorder,
         http: aiohttp.ClientSession | None,
         max_body_bytes: int,
+        max_upstream_body_bytes: int = 64 * 1024 * 1024,
         refresh_routing: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.fallback = fallback
@@ -92,6 +93,7 @@ class GatewayApp:
         self.recorder = recorder
         self.http = http
         self.max_body_bytes = max_body_bytes
+        self.max_upstream_body_bytes = max_upstream_body_bytes
         self.routing = RoutingTable()
         self.refresh_routing = refresh_routing  # async callable forcing a reload, set by app wiring
         self._last_forced_refresh = 0.0
@@ -261,6 +263,8 @@ class GatewayApp:
         limit_headers: list[tuple[bytes, bytes]],
         outcome: Outcome,
     ) -> None:
+        if endpoint.egress_denied:
+            raise GatewayError(502, ErrorCode.UPSTREAM_ERROR, "The upstream address is not allowed.")
         body = await _read_body(receive, headers.get(b"content-length"), self.max_body_bytes)
         payload, stream, injected_usage = _prepare(body, headers.get(b"content-type"), endpoint, route[3])
         upstream_headers = {**endpoint.upstream_headers, "X-Request-ID": rid.decode()}
@@ -269,8 +273,13 @@ class GatewayApp:
         started = time.perf_counter()
         response_started = False
         try:
+            # Never follow redirects: an upstream could otherwise point the gateway at what only the
+            # gateway can reach (a 3xx becomes a 502 in _upstream_answer).
             async with self.http.post(
-                endpoint.upstream_url + route[2], data=payload, headers=upstream_headers
+                endpoint.upstream_url + route[2],
+                data=payload,
+                headers=upstream_headers,
+                allow_redirects=False,
             ) as resp:
                 if stream and resp.status == 200 and resp.content_type == "text/event-stream":
                     response_started = True
@@ -278,7 +287,7 @@ class GatewayApp:
                         receive, send, rid, resp, injected_usage, limit_headers, outcome, started
                     )
                 else:
-                    data = await resp.read()
+                    data = await _read_capped(resp, self.max_upstream_body_bytes)
                     status = resp.status
                     if not 200 <= status < 300:  # parse the content type only when it matters
                         status, data = _upstream_answer(status, resp.content_type, data)
@@ -504,6 +513,20 @@ def _prepare(
             obj["stream_options"] = {**options, "include_usage": True}
             injected = changed = True
     return (orjson.dumps(obj) if changed else body), stream, injected
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The whole upstream body, but never more than ``limit`` bytes held in memory (502 beyond)."""
+    declared = resp.content_length
+    if declared is not None and declared <= limit:
+        return await resp.read()  # the common case: aiohttp's fast path
+    chunks, size = [], 0
+    async for chunk in resp.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            raise GatewayError(502, ErrorCode.UPSTREAM_ERROR, "The upstream response is too large.")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _upstream_answer(status: int, content_type: str, data: bytes) -> tuple[int, bytes]:

@@ -6,11 +6,13 @@ route without a database read and keeps routing alive while the database is brie
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from xerotier.gateway.egress import Network, url_denied
 from xerotier.projects.models import Endpoint, Project
 from xerotier.projects.service import UPSTREAM_KEY_AAD
 from xerotier.security.crypto import KeyRing
@@ -28,6 +30,7 @@ class EndpointConfig:
     tpm_limit: int | None
     active: bool
     created: int  # epoch seconds, shown as the model's `created`
+    egress_denied: bool = False  # the URL names an IP literal in a denied network (SSRF guard)
     # Built once per reload rather than per request: rate-limit bucket names, the constant
     # x-ratelimit-limit-* response headers and the headers sent upstream (minus the request id).
     rpm_bucket: str = ""
@@ -60,7 +63,9 @@ class RoutingTable:
     by_id: dict[int, ProjectConfig] = field(default_factory=dict)
 
 
-async def load_routing_table(conn: AsyncConnection, key_ring: KeyRing) -> RoutingTable:
+async def load_routing_table(
+    conn: AsyncConnection, key_ring: KeyRing, denied_networks: Sequence[Network] = ()
+) -> RoutingTable:
     table = RoutingTable()
     for row in await conn.execute(select(Project.id, Project.external_id, Project.slug)):
         project = ProjectConfig(id=row.id, external_id=row.external_id, slug=row.slug)
@@ -84,5 +89,6 @@ async def load_routing_table(conn: AsyncConnection, key_ring: KeyRing) -> Routin
             tpm_limit=ep.tpm_limit,
             active=ep.is_active,
             created=int(ep.created_at.timestamp()),
+            egress_denied=url_denied(ep.upstream_url, denied_networks),
         )
     return table

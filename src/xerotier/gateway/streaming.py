@@ -12,6 +12,7 @@ import re
 
 import orjson
 
+MAX_EVENT_BYTES = 1024 * 1024  # an event larger than this is relayed without inspection
 _NULL_USAGE = re.compile(rb'"usage"\s*:\s*null')
 
 
@@ -39,6 +40,10 @@ class SSEUsageFilter:
         data = self._buffer + chunk if self._buffer else chunk
         end = data.rfind(b"\n\n")
         if end < 0:
+            if len(data) > MAX_EVENT_BYTES:
+                # Not SSE as we know it (or a hostile upstream): pass it on instead of holding it.
+                self._buffer = b""
+                return data
             self._buffer = data
             return b""
         self._buffer = data[end + 2 :]

@@ -6,14 +6,30 @@ docs/performance.md); one ``ClientSession`` per process holds the connection poo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import aiohttp
 
+from xerotier.gateway.egress import GuardedResolver, Network
 
-def create_session(*, pool_size: int, connect_timeout: float, read_timeout: float) -> aiohttp.ClientSession:
+
+def create_session(
+    *, pool_size: int, connect_timeout: float, read_timeout: float, denied_networks: Sequence[Network]
+) -> aiohttp.ClientSession:
     connector = aiohttp.TCPConnector(
-        limit=pool_size, limit_per_host=0, ttl_dns_cache=300, keepalive_timeout=30
+        limit=pool_size,
+        limit_per_host=0,
+        ttl_dns_cache=300,
+        keepalive_timeout=30,
+        # DNS answers in denied networks are dropped once per lookup (not per request): a name
+        # that resolves to a metadata address cannot be reached, whatever it resolved to before.
+        resolver=GuardedResolver(denied_networks),
     )
-    timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout, sock_read=read_timeout)
+    # ``connect`` also bounds the wait for a free pooled connection, so a tenant whose upstream
+    # trickles bytes on every connection cannot make other tenants' requests queue forever.
+    timeout = aiohttp.ClientTimeout(
+        total=None, connect=connect_timeout, sock_connect=connect_timeout, sock_read=read_timeout
+    )
     return aiohttp.ClientSession(
         connector=connector,
         timeout=timeout,

@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from xerotier.gateway.auth import KeyCache
+from xerotier.gateway.egress import Network
 from xerotier.gateway.routing import RoutingTable, load_routing_table
 from xerotier.projects import changes
 from xerotier.projects.models import ApiKey
@@ -34,7 +35,9 @@ class ChangeWatcher:
         key_ring: KeyRing,
         interval: float,
         on_routing: Callable[[RoutingTable], None],
+        denied_networks: Sequence[Network] = (),
     ) -> None:
+        self._denied = list(denied_networks)
         self._engine = engine
         self._keys = key_cache
         self._ring = key_ring
@@ -48,7 +51,7 @@ class ChangeWatcher:
         """Load the routing table before serving; failures propagate (start-up should see them)."""
         async with self._engine.connect() as conn:
             self._seen = await changes.read(conn)
-            self._on_routing(await load_routing_table(conn, self._ring))
+            self._on_routing(await load_routing_table(conn, self._ring, self._denied))
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="change-watcher")
@@ -75,5 +78,5 @@ class ChangeWatcher:
             if self._seen is not None and value != self._seen:
                 rows = await conn.execute(select(ApiKey.digest).where(ApiKey.revoked_seq > self._seen))
                 self._keys.mark_revoked([row.digest for row in rows])
-            self._on_routing(await load_routing_table(conn, self._ring))
+            self._on_routing(await load_routing_table(conn, self._ring, self._denied))
             self._seen = value

@@ -290,3 +290,14 @@ def test_usage_from_body_ignores_negative_and_non_integer_counts() -> None:
     assert usage_from_body(body) == (0, 0)
     body = orjson.dumps({"usage": {"prompt_tokens": 3, "completion_tokens": None}})
     assert usage_from_body(body) == (3, 0)
+
+
+def test_an_endless_event_is_passed_on_not_hoarded() -> None:
+    from xerotier.gateway.streaming import MAX_EVENT_BYTES
+
+    sse = SSEUsageFilter(drop_usage_chunk=True)
+    chunk = b"x" * (64 * 1024)
+    forwarded = b"".join(sse.feed(chunk) for _ in range(MAX_EVENT_BYTES // len(chunk) + 2))
+    assert forwarded  # once past the cap, bytes flow instead of piling up
+    rest = sse.finish().removesuffix(b"\n\n")  # finish() terminates the last event
+    assert len(forwarded) + len(rest) == (MAX_EVENT_BYTES // len(chunk) + 2) * len(chunk)
