@@ -10,7 +10,6 @@ Loopback and private ranges stay allowed by default: model servers usually live 
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 from collections.abc import Sequence
 from urllib.parse import urlsplit
@@ -18,22 +17,15 @@ from urllib.parse import urlsplit
 from aiohttp.abc import ResolveResult
 from aiohttp.resolver import ThreadedResolver
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+from xerotier.security.networks import Network, contains, parse_networks
+
+__all__ = ["DEFAULT_DENIED", "GuardedResolver", "Network", "denied", "parse_networks", "url_denied"]
+
 DEFAULT_DENIED = "169.254.0.0/16,fe80::/10,fd00:ec2::254/128"
 
 
-def parse_networks(spec: str) -> list[Network]:
-    return [ipaddress.ip_network(part.strip(), strict=False) for part in spec.split(",") if part.strip()]
-
-
 def denied(address: str, networks: Sequence[Network]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped  # ::ffff:169.254.169.254 is 169.254.169.254
-    return any(ip in net for net in networks)
+    return contains(networks, address)
 
 
 def url_denied(url: str, networks: Sequence[Network]) -> bool:

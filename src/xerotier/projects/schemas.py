@@ -176,20 +176,3 @@ class UsageSeriesOut(BaseModel):
     endpoint: str | None
     total: UsageTotals
     points: list[UsagePoint]
-
-
-class RecentRequestOut(BaseModel):
-    created_at: datetime
-    key_id: str
-    key_name: str
-    key_prefix: str
-    endpoint: str | None
-    operation: str
-    status: int
-    error_code: str | None
-    latency_ms: float
-    ttft_ms: float | None
-    prompt_tokens: int
-    completion_tokens: int
-    client_ip: str | None
-    request_id: str

@@ -9,7 +9,7 @@ from starlette.requests import Request
 
 from xerotier.projects import access
 from xerotier.projects.access import Db, Verified
-from xerotier.projects.schemas import RecentRequestOut, UsagePoint, UsageSeriesOut, UsageTotals
+from xerotier.projects.schemas import UsagePoint, UsageSeriesOut, UsageTotals
 from xerotier.projects.usage_report import MAX_RECENT, select_filters
 from xerotier.usage import service as usage
 
@@ -65,7 +65,7 @@ async def usage_series(
 
 @router.get(
     "/{project_id}/usage/recent",
-    response_model=list[RecentRequestOut],
+    response_model=list[usage.RecentRequest],
     summary="The most recent requests, newest first",
 )
 async def usage_recent(
@@ -75,8 +75,8 @@ async def usage_recent(
     key: KeyFilter = None,
     endpoint: EndpointFilter = None,
     limit: Annotated[int, Query(ge=1, le=MAX_RECENT)] = 100,
-) -> list[RecentRequestOut]:
+) -> list[usage.RecentRequest]:
     found = await access.member(session, user, project_id)
     chosen = await select_filters(session, found.project, key=key, endpoint=endpoint)
     rows = await usage.recent(session, where=chosen.filter(found.project), limit=limit)
-    return [RecentRequestOut.model_validate(row, from_attributes=True) for row in rows]
+    return rows

@@ -16,22 +16,11 @@ from collections.abc import Sequence
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from xerotier.gateway.errors import envelope
+from xerotier.security.networks import Network, contains, parse_networks
 
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 PROBES = frozenset({"/healthz", "/readyz"})
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def parse_networks(spec: str) -> list[Network]:
-    return [ipaddress.ip_network(part.strip(), strict=False) for part in spec.split(",") if part.strip()]
-
-
-def _trusted(address: str, networks: Sequence[Network]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in net for net in networks)
+__all__ = ["TransportMiddleware", "parse_networks"]
 
 
 class TransportMiddleware:
@@ -65,7 +54,7 @@ class TransportMiddleware:
 
     def _apply_forwarded(self, scope: Scope) -> None:
         client = scope.get("client")
-        if not client or not _trusted(client[0], self.trusted):
+        if not client or not contains(self.trusted, client[0]):
             return
         proto = forwarded_for = None
         for name, value in scope["headers"]:
@@ -78,7 +67,7 @@ class TransportMiddleware:
         if forwarded_for:
             # The right-most address not belonging to our proxies is the real client.
             for hop in reversed([h.strip() for h in forwarded_for.split(",") if h.strip()]):
-                if not _trusted(hop, self.trusted):
+                if not contains(self.trusted, hop):
                     try:
                         ipaddress.ip_address(hop)
                     except ValueError:
